@@ -1,0 +1,36 @@
+using Mnist.Core.Tensors;
+
+namespace Mnist.Core.Layers;
+
+/// <summary>A trainable tensor and the gradient the last backward pass wrote for it.</summary>
+public sealed class Parameter(string name, Tensor value)
+{
+    public string Name { get; } = name;
+    public Tensor Value { get; } = value;
+    public Tensor Grad { get; } = new(value.Shape.ToArray());
+    /// <summary>Whether L1/L2 weight penalties apply (weights yes; biases and norm scales no).</summary>
+    public bool Decay { get; init; } = true;
+}
+
+/// <summary>
+/// One step of the network. Forward keeps what backward needs; backward writes the parameter
+/// gradients (overwriting, not accumulating) and returns the gradient with respect to the input.
+/// Tensors returned are buffers owned by the layer and reused on the next call.
+/// Shapes include the batch as the first axis.
+/// </summary>
+public abstract class Layer
+{
+    public abstract string Kind { get; }
+
+    /// <summary>Output shape for one sample of the given shape (batch axis excluded).</summary>
+    public abstract int[] OutputShape(int[] inputShape);
+
+    public abstract Tensor Forward(Tensor input, bool training);
+
+    public abstract Tensor Backward(Tensor gradOutput);
+
+    public virtual IEnumerable<Parameter> Parameters => [];
+
+    /// <summary>Non-trainable state saved with the model (batch-norm running statistics).</summary>
+    public virtual IEnumerable<(string Name, Tensor Value)> Buffers => [];
+}

@@ -1,0 +1,25 @@
+/// Where the tests find real MNIST and scratch folders.
+module Mnist.Tests.TestData
+
+open System
+open System.IO
+
+/// The real MNIST folder: MNIST_DATA when set, else ../shared/data/mnist above the repository.
+let mnistDir =
+    match Environment.GetEnvironmentVariable "MNIST_DATA" with
+    | null | "" ->
+        let rec up (dir: DirectoryInfo) =
+            if isNull dir then None
+            else
+                let candidate = Path.Combine(dir.FullName, "shared", "data", "mnist")
+                if Directory.Exists candidate then Some candidate else up dir.Parent
+        up (DirectoryInfo AppContext.BaseDirectory) |> Option.defaultValue ""
+    | dir -> Path.GetFullPath dir
+
+/// A fresh temporary folder that is deleted when disposed.
+type TempDir() =
+    let path = Path.Combine(Path.GetTempPath(), "mnist-tests-" + Guid.NewGuid().ToString("N"))
+    do Directory.CreateDirectory path |> ignore
+    member _.Path = path
+    interface IDisposable with
+        member _.Dispose() = try Directory.Delete(path, true) with _ -> ()
