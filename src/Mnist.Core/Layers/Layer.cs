@@ -22,6 +22,12 @@ public abstract class Layer
 {
     public abstract string Kind { get; }
 
+    /// <summary>
+    /// False for the network's first layer: nothing consumes the gradient with respect to the
+    /// images, so layers may skip computing it (Backward then returns an unspecified tensor).
+    /// </summary>
+    public bool ComputeInputGradient { get; set; } = true;
+
     /// <summary>Output shape for one sample of the given shape (batch axis excluded).</summary>
     public abstract int[] OutputShape(int[] inputShape);
 

@@ -1,0 +1,18 @@
+namespace Mnist.Core.Kernels;
+
+/// <summary>
+/// Scratch buffers a layer hands to its kernels: each slot grows to the largest size asked for and
+/// is then reused, so the steady-state training step allocates nothing.
+/// </summary>
+public sealed class Workspace
+{
+    private float[][] _slots = [];
+
+    public Span<float> Get(int slot, int length)
+    {
+        if (slot >= _slots.Length) Array.Resize(ref _slots, slot + 1);
+        var buffer = _slots[slot];
+        if (buffer is null || buffer.Length < length) _slots[slot] = buffer = new float[length];
+        return buffer.AsSpan(0, length);
+    }
+}
