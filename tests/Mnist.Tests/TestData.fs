@@ -23,3 +23,11 @@ type TempDir() =
     member _.Path = path
     interface IDisposable with
         member _.Dispose() = try Directory.Delete(path, true) with _ -> ()
+
+/// Runs f, expecting it to throw 'E; returns the exception so the test can read its message.
+let throws<'E when 'E :> exn> (f: unit -> unit) : 'E =
+    try
+        f ()
+        failwithf "expected %s, nothing was thrown" typeof<'E>.Name
+    with
+    | :? 'E as e -> e

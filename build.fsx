@@ -1,0 +1,120 @@
+// The front door: dotnet fsi build.fsx -t <Target>
+// Targets: Restore, Build, Test, Data (default: Test). Run with -t <Target> [-- extra arguments].
+// Fake.Core.Target 6.x needs FSharp.Control.Reactive >= 5.0.2, which is not served here: 4.4.2 works.
+#r "nuget: FSharp.Control.Reactive, 4.4.2"
+#r "nuget: Fake.Core.Target, 6.2.0"
+#r "nuget: Fake.DotNet.Cli, 6.2.0"
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.RegularExpressions
+open Fake.Core
+open Fake.DotNet
+
+fsi.CommandLineArgs
+|> Array.skip 1
+|> Array.toList
+|> Context.FakeExecutionContext.Create false "build.fsx"
+|> Context.RuntimeContext.Fake
+|> Context.setExecutionContext
+
+let root = __SOURCE_DIRECTORY__
+let solution = Path.Combine(root, "Mnist.Experiments.sln")
+let configuration = "Release"
+let cli = Path.Combine(root, "src", "Mnist.Cli", "bin", configuration, "net10.0", "mnist.dll")
+
+/// Paket reads its feed from NUGET_FEED; when unset, take the first enabled NuGet source.
+let ensureFeed () =
+    if String.IsNullOrEmpty(Environment.GetEnvironmentVariable "NUGET_FEED") then
+        let sources = CreateProcess.fromRawCommand "dotnet" [ "nuget"; "list"; "source"; "--format"; "short" ] |> CreateProcess.redirectOutput |> Proc.run
+        let feed =
+            sources.Result.Output.Split('\n')
+            |> Array.tryPick (fun line ->
+                match line.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries) with
+                | [| "E"; url |] -> Some url
+                | _ -> None)
+        match feed with
+        | Some url -> Environment.SetEnvironmentVariable("NUGET_FEED", url)
+        | None -> failwith "no enabled NuGet source: set NUGET_FEED"
+
+ensureFeed ()
+
+/// Runs a program, streaming its output, and returns its exit code with the lines it printed.
+let runStreaming (program: string) (args: string list) =
+    let start = ProcessStartInfo(program, args, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root)
+    use proc = new Process(StartInfo = start)
+    let lines = ResizeArray<string>()
+    proc.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then lock lines (fun () -> lines.Add e.Data); Console.Out.WriteLine e.Data)
+    proc.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then Console.Error.WriteLine e.Data)
+    proc.Start() |> ignore
+    proc.BeginOutputReadLine()
+    proc.BeginErrorReadLine()
+    proc.WaitForExit()
+    proc.ExitCode, List.ofSeq lines
+
+let dotnet args =
+    let code, _ = runStreaming "dotnet" args
+    if code <> 0 then failwithf "dotnet %s failed with exit code %d" (String.Join(" ", args)) code
+
+/// Runs the CLI built by the Build target.
+let mnist args = dotnet (cli :: args)
+
+/// Arguments after the target name (dotnet fsi build.fsx -t Data -- --data-dir x).
+let extraArgs () =
+    match Context.forceFakeContext().Arguments |> List.skipWhile ((<>) "--") with
+    | "--" :: rest -> rest
+    | _ -> []
+
+let withMsBuildDefaults (p: MSBuild.CliArguments) = { p with DisableInternalBinLog = true }
+
+Target.create "Restore" (fun _ ->
+    dotnet [ "tool"; "restore" ]
+    dotnet [ "paket"; "restore" ])
+
+Target.create "Build" (fun _ ->
+    solution
+    |> DotNet.build (fun p ->
+        { p with
+            Configuration = DotNet.BuildConfiguration.Release
+            MSBuildParams = withMsBuildDefaults p.MSBuildParams }))
+
+/// The Test target's plain closing line, printed after FAKE's own report so it closes the run.
+let mutable testSummary: string option = None
+
+Target.create "Test" (fun _ ->
+    let summary = Regex(@"^tests: (\d+) passed, (\d+) failed$")
+    let projects = Directory.GetDirectories(Path.Combine(root, "tests")) |> Array.sort
+    let results =
+        [ for dir in projects do
+              let name = Path.GetFileName dir
+              let dll = Path.Combine(dir, "bin", configuration, "net10.0", name + ".dll")
+              if File.Exists dll then
+                  Trace.log $"--- {name}"
+                  let code, lines = runStreaming "dotnet" [ dll; "--summary" ]
+                  let counts =
+                      lines |> List.tryPick (fun l -> let m = summary.Match l in if m.Success then Some(int m.Groups[1].Value, int m.Groups[2].Value) else None)
+                  match counts with
+                  | Some(passed, failed) -> yield passed, (if code <> 0 && failed = 0 then 1 else failed)
+                  | None -> yield 0, 1 ]
+    let passed = results |> List.sumBy fst
+    let failed = results |> List.sumBy snd
+    testSummary <- Some $"tests: {passed} passed, {failed} failed"
+    if failed > 0 || results.IsEmpty then failwith "some tests failed")
+
+Target.create "Data" (fun _ ->
+    mnist ("data" :: "fetch" :: extraArgs ())
+    mnist ("data" :: "verify" :: extraArgs ()))
+
+open Fake.Core.TargetOperators
+
+"Restore" ==> "Build" ==> "Test" |> ignore
+"Build" ==> "Data" |> ignore
+
+let succeeded =
+    try
+        Target.runOrDefaultWithArguments "Test"
+        true
+    with _ -> false
+testSummary |> Option.iter (printfn "%s")
+if not succeeded then exit 1
