@@ -1,0 +1,20 @@
+namespace Mnist.Core.Layers;
+
+/// <summary>y = x for x &gt; 0, else slope·x.</summary>
+public sealed class LeakyReLU(float slope = 0.01f) : Activation
+{
+    public float Slope { get; } = slope;
+    public override string Kind => "leakyrelu";
+
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : Slope * x[i];
+    }
+
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < x.Length; i++) dx[i] = x[i] > 0f ? dy[i] : Slope * dy[i];
+    }
+
+    public override string ToString() => $"LeakyReLU({Slope})";
+}

@@ -1,0 +1,35 @@
+using Mnist.Core.Tensors;
+
+namespace Mnist.Core.Layers;
+
+/// <summary>
+/// [N, C, H, W] → [N, C·H·W]. Both directions are views of the neighbour's storage (no copy);
+/// the view objects are cached, so a pass allocates nothing once shapes settle.
+/// </summary>
+public sealed class Flatten : Layer
+{
+    private Tensor? _outputView;
+    private Tensor? _gradView;
+    private Tensor? _input;
+    private int[] _inputShape = [];
+    private readonly int[] _flatShape = new int[2];
+
+    public override string Kind => "flatten";
+
+    public override int[] OutputShape(int[] inputShape) => [Tensor.CountOf(inputShape)];
+
+    public override Tensor Forward(Tensor input, bool training)
+    {
+        _input = input;
+        _flatShape[0] = input.Dim(0);
+        _flatShape[1] = input.Dim(0) == 0 ? 0 : input.Length / input.Dim(0);
+        return OwnedBuffers.View(ref _outputView, input, _flatShape);
+    }
+
+    public override Tensor Backward(Tensor gradOutput)
+    {
+        var x = _input ?? throw new InvalidOperationException("Backward before Forward");
+        if (!x.SameShape(_inputShape)) _inputShape = x.Shape.ToArray();
+        return OwnedBuffers.View(ref _gradView, gradOutput, _inputShape);
+    }
+}

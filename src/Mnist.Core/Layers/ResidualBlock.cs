@@ -1,0 +1,130 @@
+using Mnist.Core.Kernels;
+using Mnist.Core.Tensors;
+
+namespace Mnist.Core.Layers;
+
+/// <summary>
+/// y = act(bn2(conv2(act(bn1(conv1(x))))) + shortcut(x)), with 3×3 convolutions (the first
+/// carries the stride) and a shortcut that is the identity when shapes agree, else a strided
+/// 1×1 convolution with batch norm. Convolutions carry no bias: batch norm's β takes its place.
+/// </summary>
+public sealed class ResidualBlock : Layer, ICompositeLayer, IInitializable
+{
+    private readonly Tensor _sum = OwnedBuffers.Empty();
+    private readonly Tensor _gradInput = OwnedBuffers.Empty();
+    private Tensor? _input;
+
+    public ResidualBlock(int inChannels, int outChannels, int stride = 1, string activation = "relu", float? slope = null, float? alpha = null)
+    {
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        Stride = stride;
+        Conv1 = new Conv2D(inChannels, outChannels, 3, stride, 1, bias: false);
+        Bn1 = new BatchNorm2D(outChannels);
+        Act1 = Activations.Create(activation, slope, alpha);
+        Conv2 = new Conv2D(outChannels, outChannels, 3, 1, 1, bias: false);
+        Bn2 = new BatchNorm2D(outChannels);
+        if (inChannels != outChannels || stride != 1)
+        {
+            ProjectionConv = new Conv2D(inChannels, outChannels, 1, stride, 0, bias: false);
+            ProjectionBn = new BatchNorm2D(outChannels);
+        }
+        ActOut = Activations.Create(activation, slope, alpha);
+    }
+
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public int Stride { get; }
+    public Conv2D Conv1 { get; }
+    public BatchNorm2D Bn1 { get; }
+    public Activation Act1 { get; }
+    public Conv2D Conv2 { get; }
+    public BatchNorm2D Bn2 { get; }
+    /// <summary>The 1×1 projection shortcut, or null for the identity.</summary>
+    public Conv2D? ProjectionConv { get; }
+    public BatchNorm2D? ProjectionBn { get; }
+    public Activation ActOut { get; }
+
+    public override string Kind => "residual";
+
+    public IEnumerable<(string Name, Layer Layer)> Children
+    {
+        get
+        {
+            yield return ("conv1", Conv1);
+            yield return ("bn1", Bn1);
+            yield return ("act1", Act1);
+            yield return ("conv2", Conv2);
+            yield return ("bn2", Bn2);
+            if (ProjectionConv is not null && ProjectionBn is not null)
+            {
+                yield return ("shortcut.conv", ProjectionConv);
+                yield return ("shortcut.bn", ProjectionBn);
+            }
+            yield return ("act", ActOut);
+        }
+    }
+
+    public override IEnumerable<Parameter> Parameters
+    {
+        get
+        {
+            foreach (var (_, layer) in Children)
+                foreach (var p in layer.Parameters) yield return p;
+        }
+    }
+
+    public override IEnumerable<(string Name, Tensor Value)> Buffers => LayerTree.NamedBuffers(this);
+
+    public override int[] OutputShape(int[] inputShape) => Conv1.OutputShape(inputShape);
+
+    public override Tensor Forward(Tensor input, bool training)
+    {
+        _input = input;
+        var h = Conv1.Forward(input, training);
+        h = Bn1.Forward(h, training);
+        h = Act1.Forward(h, training);
+        h = Conv2.Forward(h, training);
+        h = Bn2.Forward(h, training);
+        var shortcut = ProjectionConv is null || ProjectionBn is null
+            ? input
+            : ProjectionBn.Forward(ProjectionConv.Forward(input, training), training);
+        var z = OwnedBuffers.ShapeLike(_sum, h);
+        h.Span.CopyTo(z.Span);
+        Elementwise.Axpy(1f, shortcut.Span, z.Span);
+        return ActOut.Forward(z, training);
+    }
+
+    public override Tensor Backward(Tensor gradOutput)
+    {
+        var x = _input ?? throw new InvalidOperationException("Backward before Forward");
+        var dz = ActOut.Backward(gradOutput);
+        var g = Bn2.Backward(dz);
+        g = Conv2.Backward(g);
+        g = Act1.Backward(g);
+        g = Bn1.Backward(g);
+        Conv1.ComputeInputGradient = ComputeInputGradient;
+        var dMain = Conv1.Backward(g);
+        var dShortcut = dz;
+        if (ProjectionConv is not null && ProjectionBn is not null)
+        {
+            ProjectionConv.ComputeInputGradient = ComputeInputGradient;
+            dShortcut = ProjectionConv.Backward(ProjectionBn.Backward(dz));
+        }
+        if (!ComputeInputGradient) return _gradInput;
+        var dx = OwnedBuffers.ShapeLike(_gradInput, x);
+        dMain.Span.CopyTo(dx.Span);
+        Elementwise.Axpy(1f, dShortcut.Span, dx.Span);
+        return dx;
+    }
+
+    public void Initialize(InitScheme scheme, Rng rng)
+    {
+        Conv1.Initialize(scheme, rng);
+        Conv2.Initialize(scheme, rng);
+        ProjectionConv?.Initialize(scheme, rng);
+    }
+
+    public override string ToString() =>
+        $"Residual({InChannels}->{OutChannels}, stride {Stride}, {Act1}{(ProjectionConv is null ? "" : ", projection")})";
+}

@@ -1,0 +1,73 @@
+using Mnist.Core.Tensors;
+
+namespace Mnist.Core.Layers;
+
+/// <summary>
+/// Layers applied in order; backward runs them in reverse. Setting
+/// <see cref="Layer.ComputeInputGradient"/> to false passes it on to the first layer, so a model
+/// skips the gradient with respect to its images.
+/// </summary>
+public sealed class Sequential : Layer, ICompositeLayer
+{
+    private readonly Layer[] _layers;
+
+    public Sequential(IEnumerable<Layer> layers)
+    {
+        _layers = [.. layers];
+        if (_layers.Length == 0) throw new ArgumentException("a sequential model needs at least one layer");
+    }
+
+    public Sequential(params Layer[] layers) : this((IEnumerable<Layer>)layers) { }
+
+    public IReadOnlyList<Layer> Layers => _layers;
+
+    public override string Kind => "sequential";
+
+    public IEnumerable<(string Name, Layer Layer)> Children
+    {
+        get
+        {
+            for (int i = 0; i < _layers.Length; i++) yield return (i.ToString(), _layers[i]);
+        }
+    }
+
+    public override IEnumerable<Parameter> Parameters
+    {
+        get
+        {
+            foreach (var layer in _layers)
+                foreach (var p in layer.Parameters) yield return p;
+        }
+    }
+
+    public override IEnumerable<(string Name, Tensor Value)> Buffers => LayerTree.NamedBuffers(this);
+
+    /// <summary>Parameters with unique dotted names ("0.weight", "0.bias", ...).</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> NamedParameters => LayerTree.NamedParameters(this);
+
+    public long ParameterCount => LayerTree.ParameterCount(this);
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        var shape = inputShape;
+        foreach (var layer in _layers) shape = layer.OutputShape(shape);
+        return shape;
+    }
+
+    public override Tensor Forward(Tensor input, bool training)
+    {
+        var x = input;
+        for (int i = 0; i < _layers.Length; i++) x = _layers[i].Forward(x, training);
+        return x;
+    }
+
+    public override Tensor Backward(Tensor gradOutput)
+    {
+        _layers[0].ComputeInputGradient = ComputeInputGradient;
+        var g = gradOutput;
+        for (int i = _layers.Length - 1; i >= 0; i--) g = _layers[i].Backward(g);
+        return g;
+    }
+
+    public override string ToString() => $"Sequential({_layers.Length} layers)";
+}

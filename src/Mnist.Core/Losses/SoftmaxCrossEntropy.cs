@@ -1,0 +1,97 @@
+using Mnist.Core.Tensors;
+
+namespace Mnist.Core.Losses;
+
+/// <summary>What one forward pass of the loss measured.</summary>
+public readonly record struct LossResult(float MeanLoss, int Correct, int Count)
+{
+    public double Accuracy => Count == 0 ? 0 : (double)Correct / Count;
+}
+
+/// <summary>
+/// Softmax followed by cross-entropy on integer labels, fused so it is stable for any logits:
+/// loss = log Σ exp(z − max) − (z_label − max). Forward also counts argmax hits, so training
+/// gets its accuracy for free; backward gives (softmax − onehot)/N.
+/// </summary>
+public sealed class SoftmaxCrossEntropy
+{
+    private readonly Tensor _probabilities = new(0);
+    private readonly Tensor _gradient = new(0);
+    private int[] _labels = [];
+    private int _batch, _classes;
+
+    /// <summary>Softmax of the last forward's logits, [N, classes].</summary>
+    public Tensor Probabilities => _probabilities;
+
+    public LossResult Forward(Tensor logits, ReadOnlySpan<int> labels)
+    {
+        Begin(logits, labels.Length);
+        for (int n = 0; n < _batch; n++) _labels[n] = CheckLabel(labels[n], n);
+        return Compute(logits);
+    }
+
+    /// <summary>The same with labels as stored in IDX files.</summary>
+    public LossResult Forward(Tensor logits, ReadOnlySpan<byte> labels)
+    {
+        Begin(logits, labels.Length);
+        for (int n = 0; n < _batch; n++) _labels[n] = CheckLabel(labels[n], n);
+        return Compute(logits);
+    }
+
+    /// <summary>d(mean loss)/d(logits) = (softmax − onehot)/N, in a buffer this loss owns.</summary>
+    public Tensor Backward()
+    {
+        if (_batch == 0 && _classes == 0) throw new InvalidOperationException("Backward before Forward");
+        var g = _gradient.SameShape(_probabilities.Shape) ? _gradient : _gradient.Reshape(_probabilities.Shape.ToArray());
+        var p = _probabilities.Span;
+        var d = g.Span;
+        float inv = 1f / _batch;
+        for (int i = 0; i < d.Length; i++) d[i] = p[i] * inv;
+        for (int n = 0; n < _batch; n++) d[n * _classes + _labels[n]] -= inv;
+        return g;
+    }
+
+    private void Begin(Tensor logits, int labelCount)
+    {
+        if (logits.Rank != 2) throw new MnistException($"the loss expects logits [batch, classes] but got {Tensor.ShapeText(logits.Shape)}");
+        if (labelCount != logits.Dim(0)) throw new MnistException($"{labelCount} labels for a batch of {logits.Dim(0)}");
+        if (logits.Dim(0) == 0) throw new MnistException("the loss needs a non-empty batch");
+        _batch = logits.Dim(0);
+        _classes = logits.Dim(1);
+        if (!_probabilities.SameShape(logits.Shape)) _probabilities.Reshape(logits.Shape.ToArray());
+        if (_labels.Length < _batch) _labels = new int[_batch];
+    }
+
+    private int CheckLabel(int label, int n) =>
+        (uint)label < (uint)_classes ? label : throw new MnistException($"label {label} of sample {n} is outside 0..{_classes - 1}");
+
+    private LossResult Compute(Tensor logits)
+    {
+        var z = logits.Span;
+        var p = _probabilities.Span;
+        double total = 0;
+        int correct = 0;
+        for (int n = 0; n < _batch; n++)
+        {
+            var row = z.Slice(n * _classes, _classes);
+            var prob = p.Slice(n * _classes, _classes);
+            int best = 0;
+            for (int j = 1; j < row.Length; j++) if (row[j] > row[best]) best = j;
+            float max = row[best];
+            double sum = 0;
+            for (int j = 0; j < row.Length; j++)
+            {
+                float e = MathF.Exp(row[j] - max);
+                prob[j] = e;
+                sum += e;
+            }
+            float inv = (float)(1.0 / sum);
+            for (int j = 0; j < row.Length; j++) prob[j] *= inv;
+            int label = _labels[n];
+            // −log softmax_label = log Σ exp(z − max) − (z_label − max); the sum is ≥ 1.
+            total += Math.Log(sum) - ((double)row[label] - max);
+            if (best == label) correct++;
+        }
+        return new LossResult((float)(total / _batch), correct, _batch);
+    }
+}
