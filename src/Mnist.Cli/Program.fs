@@ -1,20 +1,36 @@
 module Mnist.Cli.Program
 
-open System
 open Argu
 open Mnist.Core
 open Mnist.Cli.DataCommands
+open Mnist.Cli.TrainCommand
+open Mnist.Cli.EvalCommand
+open Mnist.Cli.SummaryCommand
+open Mnist.Cli.BenchCommand
 
+[<HelpFlags("--help", "-h")>]
 type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Data _ -> "fetch or verify the MNIST files"
+            | Train _ -> "train a network; ends with 'test accuracy NN.NN%'"
+            | Eval _ -> "evaluate a saved model on the test set"
+            | Summary _ -> "layers, output shapes and parameter counts"
+            | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
 
 let private dispatch (args: ParseResults<MnistArgs>) =
     match args.GetSubCommand() with
     | Data a -> DataCommands.run a
+    | Train a -> TrainCommand.run a
+    | Eval a -> EvalCommand.run a
+    | Summary a -> SummaryCommand.run a
+    | Bench a -> BenchCommand.run a
 
 [<EntryPoint>]
 let main argv =

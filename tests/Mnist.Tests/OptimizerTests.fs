@@ -369,8 +369,11 @@ let private stateTests =
             fresh.LoadState(good, 1L)
             Expect.equal fresh.StepCount 1L "good state loads"
         }
-        test "duplicate parameter names are refused (state is keyed by name)" {
-            Expect.throwsT<ArgumentException> (fun () -> Adam([| param "w" [| 1f |] true; param "w" [| 2f |] true |]) |> ignore) "dup"
+        test "duplicate parameter names are refused (state is keyed by name) unless renamed" {
+            let adam = Adam([| param "w" [| 1f |] true; param "w" [| 2f |] true |])
+            Expect.throwsT<InvalidOperationException> (fun () -> adam.State |> Seq.toList |> ignore) "dup"
+            adam.NameParameters [| "0.w"; "1.w" |]
+            Expect.equal (adam.StateNames |> Seq.toList) [ "0.w.exp_avg"; "1.w.exp_avg"; "0.w.exp_avg_sq"; "1.w.exp_avg_sq" ] "renamed"
         }
         test "no allocation after the first step" {
             for name in allNames do

@@ -13,9 +13,10 @@ public abstract class Optimizer
 {
     private readonly Parameter[] _parameters;
     private readonly string[] _bufferNames;
+    private string[] _names;
     private Tensor[][]? _state; // [buffer][parameter]
 
-    /// <param name="parameters">What to update; names must be unique (they name the state).</param>
+    /// <param name="parameters">What to update; their names must be unique unless <see cref="NameParameters"/> gives others.</param>
     /// <param name="regularization">Penalties for parameters with Decay = true.</param>
     /// <param name="bufferNames">Per-parameter state this optimizer keeps (PyTorch's names).</param>
     protected Optimizer(IReadOnlyList<Parameter> parameters, Regularization regularization, params string[] bufferNames)
@@ -23,9 +24,7 @@ public abstract class Optimizer
         ArgumentNullException.ThrowIfNull(parameters);
         regularization.Validate();
         _parameters = [.. parameters];
-        var duplicate = _parameters.GroupBy(p => p.Name).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new ArgumentException($"parameter name '{duplicate.Key}' appears {duplicate.Count()} times; optimizer state is keyed by name");
+        _names = Array.ConvertAll(_parameters, p => p.Name);
         Regularization = regularization;
         _bufferNames = bufferNames;
     }
@@ -139,7 +138,24 @@ public abstract class Optimizer
         StepCount = stepCount;
     }
 
-    private string StateName(int index, int buffer) => $"{_parameters[index].Name}.{_bufferNames[buffer]}";
+    /// <summary>
+    /// Names the parameters for the state's names, e.g. a model's dotted names ("7.weight"):
+    /// a layer's own names ("weight") repeat across layers.
+    /// </summary>
+    public void NameParameters(IReadOnlyList<string> names)
+    {
+        if (names.Count != _parameters.Length)
+            throw new ArgumentException($"{names.Count} names for {_parameters.Length} parameters");
+        _names = [.. names];
+    }
+
+    private string StateName(int index, int buffer)
+    {
+        var duplicate = _names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new InvalidOperationException($"parameter name '{duplicate.Key}' appears {duplicate.Count()} times; optimizer state is keyed by name (see NameParameters)");
+        return $"{_names[index]}.{_bufferNames[buffer]}";
+    }
 
     private Tensor[][] EnsureState()
     {

@@ -1,0 +1,104 @@
+/// `mnist train`: one training run from the command line.
+module Mnist.Cli.TrainCommand
+
+open System.IO
+open Argu
+open Mnist.Core
+open Mnist.Core.IO
+open Mnist.Core.Models
+open Mnist.Core.Optim
+open Mnist.Core.Training
+open Mnist.Cli.Common
+
+type TrainArgs =
+    | Preset of name: string
+    | Width of multiplier: float
+    | Activation of name: string
+    | Optimizer of name: string
+    | Momentum of value: float32
+    | Weight_Decay of value: float32
+    | L2 of value: float32
+    | Schedule of name: string
+    | Lr of rate: float32
+    | Batch_Size of size: int
+    | Epochs of count: int
+    | Seed of seed: uint64
+    | Validation of count: int
+    | Patience of epochs: int
+    | Data_Dir of path: string
+    | Limit of count: int
+    | Out of folder: string
+    | Resume
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Preset _ -> $"""network preset: {String.concat ", " Presets.Names} (default classic)"""
+            | Width _ -> "channel/width multiplier (default 1)"
+            | Activation _ -> "activation: relu, leakyrelu, elu, swish, sigmoid, tanh (default relu)"
+            | Optimizer _ -> $"""optimizer: {String.concat ", " OptimizerConfig.Names} (default nesterov)"""
+            | Momentum _ -> "momentum for momentum/nesterov/rmsprop (default 0.9 / 0)"
+            | Weight_Decay _ -> "decoupled weight decay (default 0; adamw 0.01)"
+            | L2 _ -> "L2 penalty added to the gradient (default 0)"
+            | Schedule _ -> $"""learning-rate schedule: {String.concat ", " ScheduleConfig.Names} (default onecycle, sized to the run)"""
+            | Lr _ -> "peak learning rate (default 0.05)"
+            | Batch_Size _ -> "mini-batch size (default 64)"
+            | Epochs _ -> "epochs (default 1)"
+            | Seed _ -> "random seed: weights, order, dropout (default 1)"
+            | Validation _ -> "hold out this many training images for validation (default 0)"
+            | Patience _ -> "early stopping: epochs without better validation accuracy"
+            | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
+            | Limit _ -> "train on the first N training images only"
+            | Out _ -> "output folder for model, checkpoint and metrics (default results/models/<preset>)"
+            | Resume -> "continue from the folder's checkpoint after an interruption"
+
+/// The model config and training spec the arguments describe (validated).
+let specOf (args: ParseResults<TrainArgs>) =
+    let preset = args.GetResult(Preset, "classic")
+    let width = args.GetResult(Width, 1.0)
+    require (width > 0.0) $"width must be positive, got {width}"
+    let config = Presets.Create(preset, width, args.GetResult(Activation, "relu"))
+    let optimizer =
+        OptimizerConfig(
+            args.GetResult(Optimizer, "nesterov"),
+            Momentum = Option.toNullable (args.TryGetResult Momentum),
+            WeightDecay = Option.toNullable (args.TryGetResult Weight_Decay),
+            L2 = args.GetResult(L2, 0.0f))
+    let spec =
+        TrainingSpec(
+            Epochs = args.GetResult(Epochs, 1),
+            BatchSize = args.GetResult(Batch_Size, 64),
+            LearningRate = args.GetResult(Lr, 0.05f),
+            Seed = args.GetResult(Seed, 1UL),
+            Optimizer = optimizer,
+            Schedule = ScheduleConfig(args.GetResult(Schedule, "onecycle")),
+            ValidationCount = args.GetResult(Validation, 0),
+            Limit = Option.toNullable (args.TryGetResult Limit),
+            Patience = Option.toNullable (args.TryGetResult Patience))
+    preset, config, spec.Validate()
+
+let run (args: ParseResults<TrainArgs>) =
+    let preset, config, spec = specOf args
+    let outDir = args.GetResult(Out, Path.Combine("results", "models", preset))
+    Directory.CreateDirectory outDir |> ignore
+    let checkpoint = Path.Combine(outDir, "checkpoint.safetensors")
+    let resume = args.Contains Resume
+    if not resume && File.Exists checkpoint then File.Delete checkpoint
+    let data = loadData (args.TryGetResult Data_Dir)
+    let summary = ModelSummary.Of config
+    printfn "model %s: %s parameters | %s, lr %s, %s schedule, batch %d, %d epoch(s), seed %d"
+        preset (summary.TotalParameters.ToString "N0") spec.Optimizer.Name (inv "G4" (float spec.LearningRate))
+        spec.Schedule.Name spec.BatchSize spec.Epochs spec.Seed
+    let bar = ProgressBar()
+    let callbacks =
+        TrainingCallbacks(
+            Batch = (fun p -> bar.Update p),
+            Epoch = (fun m -> bar.Finish(); printfn "%s" (describeEpoch m)),
+            Log = (fun line -> printfn "%s" line))
+    let result = Trainer(config, spec).Run(data, callbacks, checkpoint, resume)
+    let modelPath = Path.Combine(outDir, "model.safetensors")
+    ModelFile.Save(modelPath, result.Network, result.Config, result.Normalization, extraMetadata = RunMetadata.Of(result, spec))
+    let metrics = {| history = result.History; test = EvaluationSummary.Of result.Test |}
+    File.WriteAllText(Path.Combine(outDir, "metrics.json"), System.Text.Json.JsonSerializer.Serialize(metrics, RunMetadata.Json))
+    printfn "saved %s" modelPath
+    printfn "test accuracy %s" (pct result.Test.Accuracy)
+    0

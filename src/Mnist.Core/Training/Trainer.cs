@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using Mnist.Core.Data;
+using Mnist.Core.Evaluation;
+using Mnist.Core.IO;
+using Mnist.Core.Layers;
+using Mnist.Core.Losses;
+using Mnist.Core.Models;
+using Mnist.Core.Optim;
+using Mnist.Core.Tensors;
+
+namespace Mnist.Core.Training;
+
+/// <summary>What a finished (or early-stopped) training run returns.</summary>
+public sealed record TrainingResult(
+    Sequential Network, ModelConfig Config, Normalization Normalization, IReadOnlyList<EpochMetrics> History,
+    EvaluationResult Test, bool StoppedEarly, int ResumedAfterEpoch);
+
+/// <summary>Hooks a front end sets to follow a run.</summary>
+public sealed class TrainingCallbacks
+{
+    public Action<BatchProgress>? Batch { get; init; }
+    public Action<EpochMetrics>? Epoch { get; init; }
+    public Action<string>? Log { get; init; }
+}
+
+/// <summary>
+/// Mini-batch training, read top to bottom: shuffle, forward, loss, backward, step; then
+/// evaluate, report, checkpoint. Randomness (initial weights, each epoch's order, dropout masks)
+/// is derived from the seed and the epoch number alone, which is what lets a resumed run match
+/// an uninterrupted one exactly.
+/// </summary>
+public sealed class Trainer(ModelConfig config, TrainingSpec spec)
+{
+    public TrainingResult Run(MnistDataset data, TrainingCallbacks? callbacks = null, string? checkpointPath = null,
+        bool resume = false, CancellationToken cancel = default)
+    {
+        spec.Validate();
+        callbacks ??= new TrainingCallbacks();
+        var (train, validation) = Splits(data.Train);
+        var normalization = Normalization.FromTraining(train);
+
+        var network = ModelBuilder.Build(config, spec.Seed);
+        network.ComputeInputGradient = false;
+        var named = network.NamedParameters.ToList();
+        var optimizer = Optimizers.Create(spec.Optimizer, named.ConvertAll(p => p.Parameter));
+        optimizer.NameParameters(named.ConvertAll(p => p.Name));
+        int stepsPerEpoch = (train.Count + spec.BatchSize - 1) / spec.BatchSize;
+        var schedule = Schedules.Create(spec.Schedule, spec.LearningRate, (long)stepsPerEpoch * spec.Epochs, stepsPerEpoch);
+        var history = new List<EpochMetrics>();
+
+        if (resume && checkpointPath is not null && File.Exists(checkpointPath))
+            Restore(checkpointPath, network, optimizer, normalization, history, callbacks);
+        int resumedAfter = history.Count;
+
+        var trainLoader = new BatchLoader(train, normalization);
+        var validationLoader = validation is null ? null : new BatchLoader(validation, normalization);
+        var testLoader = new BatchLoader(data.Test, normalization);
+        var evaluator = new Evaluator();
+        var loss = new SoftmaxCrossEntropy();
+        var images = new Tensor(spec.BatchSize, 1, train.Height, train.Width);
+        var labels = new int[spec.BatchSize];
+        var order = new int[train.Count];
+        EvaluationResult? test = history.Count > 0 ? evaluator.Evaluate(network, testLoader) : null;
+        bool stoppedEarly = StopEarly(history);
+
+        for (int epoch = history.Count + 1; epoch <= spec.Epochs && !stoppedEarly; epoch++)
+        {
+            Shuffle(order, epoch);
+            ReseedDropout(network, epoch);
+            var clock = Stopwatch.StartNew();
+            double lossSum = 0;
+            int correct = 0, seen = 0;
+            float rate = 0;
+            for (int start = 0; start < train.Count; start += spec.BatchSize)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int count = Math.Min(spec.BatchSize, train.Count - start);
+                images.Reshape(count, 1, train.Height, train.Width);
+                trainLoader.Fill(order.AsSpan(start, count), images.Span, labels.AsSpan(0, count));
+
+                var logits = network.Forward(images, training: true);
+                var step = loss.Forward(logits, labels.AsSpan(0, count));
+                network.Backward(loss.Backward());
+                rate = optimizer.Step(schedule);
+
+                lossSum += (double)step.MeanLoss * count;
+                correct += step.Correct;
+                seen += count;
+                callbacks.Batch?.Invoke(new BatchProgress(epoch, spec.Epochs, seen, train.Count, lossSum / seen,
+                    (double)correct / seen, seen / clock.Elapsed.TotalSeconds, clock.Elapsed));
+            }
+            double seconds = clock.Elapsed.TotalSeconds;
+
+            var validated = validationLoader is null ? null : evaluator.Evaluate(network, validationLoader);
+            test = evaluator.Evaluate(network, testLoader);
+            var metrics = new EpochMetrics(epoch, lossSum / seen, (double)correct / seen, validated?.Loss, validated?.Accuracy,
+                test.Loss, test.Accuracy, seconds, seen / seconds, rate);
+            history.Add(metrics);
+            if (checkpointPath is not null)
+                Checkpoint.Save(checkpointPath, network, config, normalization, optimizer, spec, history);
+            callbacks.Epoch?.Invoke(metrics);
+            stoppedEarly = StopEarly(history);
+            if (stoppedEarly) callbacks.Log?.Invoke($"early stop: no better validation accuracy for {spec.Patience} epochs");
+        }
+        return new TrainingResult(network, config, normalization, history, test!, stoppedEarly, resumedAfter);
+    }
+
+    /// <summary>The (limited) training split and the validation split carved from its end.</summary>
+    private (MnistSplit Train, MnistSplit? Validation) Splits(MnistSplit full)
+    {
+        var train = spec.Limit is int limit ? full.Take(limit) : full;
+        if (spec.ValidationCount == 0) return (train, null);
+        var (kept, held) = ValidationSplit.Carve(train, spec.ValidationCount);
+        return (kept, held);
+    }
+
+    private void Shuffle(int[] order, int epoch)
+    {
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        new Rng(SeedFor(epoch, 0)).Shuffle(order);
+    }
+
+    private void ReseedDropout(Sequential network, int epoch)
+    {
+        int index = 0;
+        foreach (var dropout in LayerTree.Leaves(network).OfType<Dropout>())
+            dropout.Rng.State = new Rng(SeedFor(epoch, ++index)).State;
+    }
+
+    /// <summary>A seed for one epoch's stream, independent of what ran before.</summary>
+    private ulong SeedFor(int epoch, int stream) =>
+        spec.Seed * 0x9E3779B97F4A7C15UL ^ ((ulong)epoch << 20) ^ (ulong)stream * 0xD1B54A32D192ED03UL;
+
+    private bool StopEarly(List<EpochMetrics> history)
+    {
+        if (spec.Patience is not int patience || history.Count <= patience) return false;
+        double best = history.Max(m => m.ValidationAccuracy ?? 0);
+        return history.TakeLast(patience).All(m => (m.ValidationAccuracy ?? 0) < best);
+    }
+
+    private void Restore(string path, Sequential network, Optimizer optimizer, Normalization normalization,
+        List<EpochMetrics> history, TrainingCallbacks callbacks)
+    {
+        var saved = Checkpoint.Load(path);
+        if (saved.Spec != spec || !saved.Model.Config.SameAs(config))
+            throw new MnistException($"{path} was written by a run with other settings; remove it or drop --resume");
+        if (saved.Model.Normalization != normalization)
+            throw new MnistException($"{path} was trained on other data (its normalisation differs)");
+        var source = ModelFile.NamedTensors(saved.Model.Network);
+        var target = ModelFile.NamedTensors(network);
+        for (int i = 0; i < target.Count; i++) source[i].Value.Span.CopyTo(target[i].Value.Span);
+        optimizer.LoadState(saved.OptimizerState, saved.OptimizerSteps);
+        history.AddRange(saved.History);
+        callbacks.Log?.Invoke($"resuming after epoch {history.Count} from {path}");
+    }
+}
