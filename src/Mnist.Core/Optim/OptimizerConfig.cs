@@ -39,7 +39,7 @@ public sealed record OptimizerConfig(
     /// </summary>
     public OptimizerConfig Resolve()
     {
-        string name = Canonical(Name);
+        string name = ConfigName.Canonical(Name);
         var (momentum, beta1, beta2, eps, weightDecay) = name switch
         {
             "sgd" => (null, null, null, null, 0f),
@@ -85,8 +85,10 @@ public sealed record OptimizerConfig(
     [JsonIgnore]
     public Regularization Regularization => new(L1, L2, WeightDecay ?? 0);
 
-    private static string Canonical(string? name) =>
-        (name ?? "").Trim().ToLowerInvariant().Replace("-", "").Replace("_", "").Replace(" ", "");
+    /// <summary>Compact form for logs and test names: the name and the settings given, e.g. "adam(beta1=0.8, l2=0.01)".</summary>
+    public override string ToString() => ConfigName.Describe(Name,
+        ("momentum", Momentum), ("beta1", Beta1), ("beta2", Beta2), ("eps", Eps), ("weightDecay", WeightDecay),
+        ("l1", L1 == 0 ? null : L1), ("l2", L2 == 0 ? null : L2));
 
     private static string Uses(string name) => name switch
     {

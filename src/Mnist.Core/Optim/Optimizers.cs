@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Mnist.Core.Layers;
 
 namespace Mnist.Core.Optim;
@@ -23,7 +24,7 @@ public static class Optimizers
             "rmsprop" => new RmsProp(parameters, c.Beta2!.Value, c.Eps!.Value, c.Momentum!.Value, reg),
             "adam" => new Adam(parameters, c.Beta1!.Value, c.Beta2!.Value, c.Eps!.Value, reg),
             "adamw" => new AdamW(parameters, c.Beta1!.Value, c.Beta2!.Value, c.Eps!.Value, reg.WeightDecay, reg.L1, reg.L2),
-            _ => throw new MnistException($"unknown optimizer '{config.Name}'; valid names: {string.Join(", ", OptimizerConfig.Names)}"),
+            _ => throw new UnreachableException($"Resolve passed optimizer '{c.Name}'"),
         };
     }
 }

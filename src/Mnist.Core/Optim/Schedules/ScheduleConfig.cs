@@ -42,7 +42,7 @@ public sealed record ScheduleConfig(
     /// </summary>
     public ScheduleConfig Resolve()
     {
-        string name = (Name ?? "").Trim().ToLowerInvariant().Replace("-", "").Replace("_", "").Replace(" ", "");
+        string name = ConfigName.Canonical(Name);
         if (name == "steplr" || name == "stepdecay") name = "step";
         if (name == "onecyclelr") name = "onecycle";
         if (!Names.Contains(name))
@@ -88,6 +88,12 @@ public sealed record ScheduleConfig(
         r.CheckRanges();
         return r;
     }
+
+    /// <summary>Compact form for logs and test names, e.g. "onecycle(pctStart=0.25)".</summary>
+    public override string ToString() => ConfigName.Describe(Name,
+        ("warmupFraction", WarmupFraction), ("stepEpochs", StepEpochs), ("gamma", Gamma), ("floor", Floor),
+        ("pctStart", PctStart), ("divFactor", DivFactor), ("finalDivFactor", FinalDivFactor),
+        ("cycleMomentum", CycleMomentum is bool b ? (b ? 1 : 0) : null), ("baseMomentum", BaseMomentum), ("maxMomentum", MaxMomentum));
 
     private void CheckRanges()
     {

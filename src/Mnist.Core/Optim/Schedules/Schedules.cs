@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Mnist.Core.Optim;
 
 /// <summary>Builds a learning-rate schedule sized to a run.</summary>
@@ -31,7 +33,7 @@ public static class Schedules
             "constant" => new ConstantSchedule(peakRate, rest),
             "step" => new StepDecaySchedule(peakRate, StepSize(c.StepEpochs, rest, stepsPerEpoch), c.Gamma!.Value, rest),
             "cosine" => new CosineSchedule(peakRate, peakRate * c.Floor!.Value, rest),
-            _ => throw new MnistException($"unknown schedule '{config.Name}'"),
+            _ => throw new UnreachableException($"Resolve passed schedule '{c.Name}'"),
         };
         return warmup > 0 ? new WarmupSchedule(warmup, main) : main;
     }
