@@ -15,6 +15,12 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<ExperimentCommands.Sweep.Args>
+    | [<CliPrefix(CliPrefix.None)>] Runs of ParseResults<ExperimentCommands.Runs.Args>
+    | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<ExperimentCommands.Rerun.Args>
+    | [<CliPrefix(CliPrefix.None)>] Report of ParseResults<ExperimentCommands.Report.Args>
+    | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<ExperimentCommands.CompareRuns.Args>
+    | [<CliPrefix(CliPrefix.None)>] Merge of ParseResults<ExperimentCommands.MergeRegistries.Args>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -23,6 +29,12 @@ type MnistArgs =
             | Eval _ -> "evaluate a saved model on the test set"
             | Summary _ -> "layers, output shapes and parameter counts"
             | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
+            | Sweep _ -> "run a sweep of experiments (skips finished runs, resumes interrupted ones)"
+            | Runs _ -> "list runs from the results registry, best first"
+            | Run _ -> "rerun one recorded experiment and check that its metrics match"
+            | Report _ -> "regenerate a sweep's HTML reports"
+            | Compare _ -> "two runs side by side"
+            | Merge _ -> "fold other machines' (shards') registries into this one"
 
 let private dispatch (args: ParseResults<MnistArgs>) =
     match args.GetSubCommand() with
@@ -31,6 +43,12 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Eval a -> EvalCommand.run a
     | Summary a -> SummaryCommand.run a
     | Bench a -> BenchCommand.run a
+    | Sweep a -> ExperimentCommands.Sweep.run a
+    | Runs a -> ExperimentCommands.Runs.run a
+    | Run a -> ExperimentCommands.Rerun.run a
+    | Report a -> ExperimentCommands.Report.run a
+    | Compare a -> ExperimentCommands.CompareRuns.run a
+    | Merge a -> ExperimentCommands.MergeRegistries.run a
 
 [<EntryPoint>]
 let main argv =

@@ -1,0 +1,234 @@
+/// The experiment commands: sweep, runs, run, report, compare, merge. Each is a thin shell over
+/// Mnist.Experiments.
+module Mnist.Cli.ExperimentCommands
+
+open System
+open System.IO
+open System.Threading
+open Argu
+open Mnist.Core
+open Mnist.Experiments
+open Mnist.Cli.Common
+
+let private defaultResults = "results"
+let private defaultExperiments = "experiments"
+
+/// Console lines from several runner threads, one at a time.
+let private printer = obj ()
+let private say (line: string) = lock printer (fun () -> Console.Out.WriteLine line)
+
+/// A token cancelled by the first Ctrl+C, so a run stops between batches and keeps its checkpoint.
+let private cancelOnCtrlC () =
+    let source = new CancellationTokenSource()
+    Console.CancelKeyPress.Add(fun e ->
+        if not source.IsCancellationRequested then
+            e.Cancel <- true
+            eprintfn "\nstopping after the current batch (Ctrl+C again to kill)..."
+            source.Cancel())
+    source.Token
+
+let private accuracy = function Some (v: float) -> pct v | None -> "—"
+
+/// `mnist sweep <name|file> [--parallel n] [--shard k/N]`
+module Sweep =
+    type Args =
+        | [<MainCommand; ExactlyOnce; Last>] Sweep of name_or_file: string
+        | Parallel of runs: int
+        | Shard of shard: string
+        | Results of folder: string
+        | Experiments of folder: string
+        | Data_Dir of path: string
+        | No_Report
+        interface IArgParserTemplate with
+            member a.Usage =
+                match a with
+                | Sweep _ -> "a sweep name (experiments/<name>.json) or a sweep file"
+                | Parallel _ -> "train this many runs at once (default 1; each already uses every core)"
+                | Shard _ -> "run only shard k of N (k/N): a deterministic slice for one machine or array task"
+                | Results _ -> "results folder (default results)"
+                | Experiments _ -> "folder of sweep definitions (default experiments)"
+                | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
+                | No_Report -> "skip the HTML reports"
+
+    let run (args: ParseResults<Args>) =
+        let results = args.GetResult(Results, defaultResults)
+        let definition = Mnist.Experiments.Sweep.load (args.GetResult(Experiments, defaultExperiments)) (args.GetResult Sweep)
+        let parallelRuns = args.GetResult(Parallel, 1)
+        require (parallelRuns >= 1) $"--parallel must be at least 1, got {parallelRuns}"
+        let shard = args.TryGetResult Shard |> Option.map Mnist.Experiments.Shard.parse |> Option.defaultValue Mnist.Experiments.Shard.All
+        let options =
+            { RunnerOptions.Defaults results with
+                DataDir = args.TryGetResult Data_Dir
+                Parallel = parallelRuns
+                Shard = shard
+                Reports = not (args.Contains No_Report)
+                Log = say
+                Cancel = cancelOnCtrlC () }
+        let planned = Mnist.Experiments.Sweep.expand definition
+        let shardText = if shard.Count > 1 then $", shard {shard}: {(Mnist.Experiments.Shard.select shard planned).Length} of them" else ""
+        say $"sweep {definition.Name}: {planned.Length} runs{shardText}; results in {Path.Combine(results, definition.Name)}"
+        let clock = Diagnostics.Stopwatch.StartNew()
+        try
+            let outcome = Runner.runSweep options definition
+            let count f = outcome.Count f
+            let failed = count (function Failed _ -> true | _ -> false)
+            say (
+                $"sweep {definition.Name}: {count ((=) Trained)} trained, {count ((=) AlreadyDone)} already complete"
+                + (match count ((=) Adopted) with 0 -> "" | n -> $", {n} registered from disk")
+                + (match count ((=) Busy) with 0 -> "" | n -> $", {n} busy in another process")
+                + (if failed > 0 then $", {failed} FAILED" else "")
+                + $" in {clock.Elapsed.TotalSeconds:F1} s")
+            let registry = Registry.Open results
+            match Ranking.best (registry.Runs definition.Name) with
+            | Some best ->
+                let metric = Ranking.metricFor (registry.Runs definition.Name)
+                say $"best run {best.Id}: {ExperimentSpec.label best.Spec}, {metric.Name} {pct (metric.Of best)}, test accuracy {accuracy best.FinalTestAccuracy}"
+            | None -> ()
+            if options.Reports then say $"report: {Layout.sweepReport results definition.Name}"
+            if not outcome.Complete then say $"the sweep is not complete yet ({outcome.Planned} runs in all shards)"
+            if failed > 0 then 1 else 0
+        with :? OperationCanceledException ->
+            eprintfn "interrupted: finished runs are filed; run the same command again to resume the rest"
+            130
+
+/// `mnist runs [--sweep s] [--top n]`
+module Runs =
+    type Args =
+        | Sweep of name: string
+        | Top of count: int
+        | All
+        | Results of folder: string
+        interface IArgParserTemplate with
+            member a.Usage =
+                match a with
+                | Sweep _ -> "only this sweep's runs"
+                | Top _ -> "only the best n"
+                | All -> "include runs that have not finished"
+                | Results _ -> "results folder (default results)"
+
+    let run (args: ParseResults<Args>) =
+        let results = args.GetResult(Results, defaultResults)
+        if not (File.Exists(Layout.database results)) then
+            raise (MnistException $"no registry at {Layout.database results}: run `mnist sweep quick` first")
+        let registry = Registry.Open results
+        let rows = match args.TryGetResult Sweep with Some s -> registry.Runs s | None -> registry.Runs()
+        let metric = Ranking.metricFor rows
+        let ranked = Ranking.rank rows
+        let shown =
+            match args.TryGetResult Top with
+            | Some n -> List.truncate n ranked
+            | None -> ranked
+        let unfinished = if args.Contains All then rows |> List.filter (fun r -> not r.IsComplete) else []
+        let header = $"""{"id",-12}  {"sweep",-10} {"status",-8}  {"model",-14} {"act",-9} {"optimizer",-10} {"lr",7} {"batch",5} {"ep",3}  {"val acc",8} {"test acc",8} {"time s",7}"""
+        say header
+        say (String('-', header.Length))
+        for r in shown @ unfinished do
+            let s = r.Spec
+            let model = if s.Width = 1.0 then s.Preset else $"{s.Preset}×{s.Width}"
+            let time = r.TrainSeconds |> Option.map (inv "F1") |> Option.defaultValue "—"
+            let lr = inv "G4" (float s.LearningRate)
+            say $"{r.Id,-12}  {r.Sweep,-10} {r.Status,-8}  {model,-14} {s.Activation,-9} {s.Optimizer.Name,-10} {lr,7} {s.BatchSize,5} {r.EpochsDone,3}  {accuracy r.FinalValidationAccuracy,8} {accuracy r.FinalTestAccuracy,8} {time,7}"
+        say ($"{ranked.Length} complete run(s), ranked by {metric.Name}" + (if unfinished.IsEmpty then "" else $"; {unfinished.Length} unfinished"))
+        0
+
+/// `mnist run <run-id>`
+module Rerun =
+    type Args =
+        | [<MainCommand; ExactlyOnce; Last>] Id of run_id: string
+        | Results of folder: string
+        | Data_Dir of path: string
+        interface IArgParserTemplate with
+            member a.Usage =
+                match a with
+                | Id _ -> "the run's id (or enough of its start to be unique)"
+                | Results _ -> "results folder (default results)"
+                | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
+
+    let run (args: ParseResults<Args>) =
+        let options =
+            { RunnerOptions.Defaults(args.GetResult(Results, defaultResults)) with
+                DataDir = args.TryGetResult Data_Dir
+                Log = say
+                Cancel = cancelOnCtrlC () }
+        try
+            let r = Reproduce.run options (args.GetResult Id) say
+            say $"recorded final test accuracy {pct r.Recorded.Test.Accuracy}, reproduced {pct r.TestAccuracy}"
+            if r.Matches then
+                say $"metrics match exactly ({r.History.Length} epoch(s): losses, accuracies, learning rates, confusion matrix)"
+                0
+            else
+                say $"metrics DIFFER in {r.Differences.Length} place(s):"
+                for d in List.truncate 20 r.Differences do say $"  {d}"
+                1
+        with :? OperationCanceledException ->
+            eprintfn "interrupted"
+            130
+
+/// `mnist report [<sweep>]`
+module Report =
+    type Args =
+        | [<MainCommand; Last>] Sweep of name: string
+        | Results of folder: string
+        interface IArgParserTemplate with
+            member a.Usage =
+                match a with
+                | Sweep _ -> "the sweep to report on (default: every sweep in the registry)"
+                | Results _ -> "results folder (default results)"
+
+    let run (args: ParseResults<Args>) =
+        let results = args.GetResult(Results, defaultResults)
+        if not (File.Exists(Layout.database results)) then
+            raise (MnistException $"no registry at {Layout.database results}: run `mnist sweep quick` first")
+        let registry = Registry.Open results
+        let known = registry.Sweeps() |> List.map fst
+        let sweeps =
+            match args.TryGetResult Sweep with
+            | Some name when List.contains name known -> [ name ]
+            | Some name -> raise (MnistException $"""no sweep '{name}' in the registry (sweeps: {String.Join(", ", known)})""")
+            | None -> known
+        for sweep in sweeps do
+            let rows = registry.Runs sweep |> List.filter (fun r -> r.IsComplete)
+            for row in rows do
+                Reports.RunReport.write results (Path.Combine(results, row.Folder)) |> ignore
+            let page = Reports.SweepReport.write results registry sweep
+            Runner.writeSummary results registry sweep |> ignore
+            say $"{sweep}: {rows.Length} run report(s) and {page}"
+        0
+
+/// `mnist compare <id> <id>`
+module CompareRuns =
+    type Args =
+        | [<MainCommand; ExactlyOnce; Last>] Ids of first: string * second: string
+        | Results of folder: string
+        interface IArgParserTemplate with
+            member a.Usage =
+                match a with
+                | Ids _ -> "two run ids (or unique prefixes)"
+                | Results _ -> "results folder (default results)"
+
+    let run (args: ParseResults<Args>) =
+        let results = args.GetResult(Results, defaultResults)
+        let registry = Registry.Open results
+        let first, second = args.GetResult Ids
+        say (Compare.render results (Reproduce.find registry first) (Reproduce.find registry second))
+        0
+
+/// `mnist merge <db>...`
+module MergeRegistries =
+    type Args =
+        | [<MainCommand; ExactlyOnce; Last>] Sources of registry: string list
+        | Results of folder: string
+        interface IArgParserTemplate with
+            member a.Usage =
+                match a with
+                | Sources _ -> "runs.db files (or results folders) from other machines; their run folders must sit beside them"
+                | Results _ -> "the results folder merged into (default results)"
+
+    let run (args: ParseResults<Args>) =
+        let results = args.GetResult(Results, defaultResults)
+        let outcome = Merge.run results (args.GetResult Sources) say
+        let registry = Registry.Open results
+        for sweep, _ in registry.Sweeps() do
+            if Runner.writeSummary results registry sweep then say $"{sweep}: complete"
+        say $"merged: {outcome.Imported} imported, {outcome.AlreadyPresent} already here, {outcome.Skipped.Length} skipped; `mnist report` redraws the reports"
+        if outcome.Skipped.IsEmpty then 0 else 1

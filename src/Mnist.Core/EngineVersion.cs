@@ -1,0 +1,12 @@
+namespace Mnist.Core;
+
+/// <summary>
+/// The version of the engine's numerics. Experiment run ids hash it together with the run's spec,
+/// so results from an engine that computes differently are never mistaken for this one's.
+/// Bump it whenever a change can alter any number a training run produces (kernels, layers,
+/// initialisation, data order, optimizers, schedules); refactors that keep every bit leave it alone.
+/// </summary>
+public static class EngineVersion
+{
+    public const string Current = "engine-1";
+}

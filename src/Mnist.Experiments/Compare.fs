@@ -1,0 +1,56 @@
+/// `mnist compare a b`: two runs side by side, as text.
+module Mnist.Experiments.Compare
+
+open System
+open System.IO
+open System.Text
+open Mnist.Core
+
+let private inv (format: string) (x: float) = x.ToString(format, Globalization.CultureInfo.InvariantCulture)
+let private pct = function Some (x: float) -> inv "F2" (100.0 * x) + "%" | None -> "—"
+
+/// The comparison of two complete runs as lines of text.
+let render (results: string) (a: RunRow) (b: RunRow) =
+    let load (row: RunRow) =
+        let dir = Path.Combine(results, row.Folder)
+        if not (row.IsComplete && Layout.isFinished dir) then raise (MnistException $"run {row.Id} has no finished results")
+        RunFiles.readMetrics dir
+    let ma, mb = load a, load b
+    let text = StringBuilder()
+    let line (label: string) (x: string) (y: string) =
+        let mark = if x <> y then "*" else " "
+        text.AppendLine($"{mark} {label,-22} {x,-30} {y}") |> ignore
+    line "run" a.Id b.Id
+    line "sweep" a.Sweep b.Sweep
+    line "engine" ma.Engine mb.Engine
+    let sa, sb = ma.Spec, mb.Spec
+    line "dataset" sa.Dataset sb.Dataset
+    line "preset × width" $"{sa.Preset} × {sa.Width}" $"{sb.Preset} × {sb.Width}"
+    line "parameters" (ma.Parameters.ToString "N0") (mb.Parameters.ToString "N0")
+    line "activation" sa.Activation sb.Activation
+    line "optimizer" (string sa.Optimizer) (string sb.Optimizer)
+    line "learning rate" (string sa.LearningRate) (string sb.LearningRate)
+    line "schedule" (string sa.Schedule) (string sb.Schedule)
+    line "batch size" (string sa.BatchSize) (string sb.BatchSize)
+    line "epochs" (string sa.Epochs) (string sb.Epochs)
+    line "seed" (string sa.Seed) (string sb.Seed)
+    line "limit / validation" $"{sa.Limit} / {sa.Validation}" $"{sb.Limit} / {sb.Validation}"
+    text.AppendLine() |> ignore
+    line "final test accuracy" (pct a.FinalTestAccuracy) (pct b.FinalTestAccuracy)
+    line "final val accuracy" (pct a.FinalValidationAccuracy) (pct b.FinalValidationAccuracy)
+    line "best test accuracy" (pct a.BestTestAccuracy) (pct b.BestTestAccuracy)
+    line "final test loss" (a.FinalTestLoss |> Option.map (inv "F4") |> Option.defaultValue "—") (b.FinalTestLoss |> Option.map (inv "F4") |> Option.defaultValue "—")
+    line "training time (s)" (inv "F1" ma.TrainSeconds) (inv "F1" mb.TrainSeconds)
+    text.AppendLine().AppendLine("  epoch  test accuracy a   test accuracy b   train loss a   train loss b") |> ignore
+    for e in 1 .. max ma.History.Length mb.History.Length do
+        let get (m: RunMetrics) f = if e <= m.History.Length then f m.History[e - 1] else "—"
+        let acc (m: Mnist.Core.Training.EpochMetrics) = inv "F2" (100.0 * m.TestAccuracy) + "%"
+        let loss (m: Mnist.Core.Training.EpochMetrics) = inv "F4" m.TrainLoss
+        text.AppendLine($"  {e,5}  {get ma acc,15}   {get mb acc,15}   {get ma loss,12}   {get mb loss,12}") |> ignore
+    text.AppendLine().AppendLine("  class  recall a   recall b   change") |> ignore
+    for ca, cb in Seq.zip ma.Test.PerClass mb.Test.PerClass do
+        let delta = 100.0 * (cb.Recall - ca.Recall)
+        let sign = if delta > 0.0 then "+" else ""
+        let ra, rb, d = inv "F2" (100.0 * ca.Recall), inv "F2" (100.0 * cb.Recall), inv "F2" delta
+        text.AppendLine($"  {ca.Class,5}  {ra,7}%%  {rb,7}%%  {sign}{d} pt") |> ignore
+    text.ToString()

@@ -1,0 +1,40 @@
+/// JSON conventions of the experiment files: camelCase, F# options as null-or-value, and one
+/// canonical text form (keys sorted, nulls dropped, no spaces) for hashing.
+module Mnist.Experiments.Json
+
+open System.Text.Json
+open System.Text.Json.Nodes
+open System.Text.Json.Serialization
+
+let private create indented =
+    let options =
+        JsonSerializerOptions(
+            PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+            DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            WriteIndented = indented)
+    options.MakeReadOnly(true)
+    options
+
+/// Options for files people read (indented).
+let options = create true
+/// Options for compact text (registry columns, JSON lines).
+let compact = create false
+
+let serialize (value: 'T) = JsonSerializer.Serialize(value, options)
+let serializeCompact (value: 'T) = JsonSerializer.Serialize(value, compact)
+let deserialize<'T> (text: string) = JsonSerializer.Deserialize<'T>(text, options)
+
+/// The node with object keys sorted (ordinal) at every depth and null members removed.
+let rec private sorted (node: JsonNode) : JsonNode =
+    match node with
+    | null -> null
+    | :? JsonObject as o ->
+        let result = JsonObject()
+        for KeyValue(key, value) in o |> Seq.sortBy (fun kv -> kv.Key) |> Seq.toList do
+            if not (isNull value) then result[key] <- sorted value
+        result
+    | :? JsonArray as a -> JsonArray([| for item in a -> sorted item |])
+    | value -> value.DeepClone()
+
+/// The canonical text of a JSON value: sorted keys, no nulls, no insignificant whitespace.
+let canonical (node: JsonNode) = (sorted node).ToJsonString(compact)

@@ -1,0 +1,131 @@
+namespace Mnist.Experiments
+
+open System
+open System.IO
+open System.Text.Json
+open System.Text.Json.Nodes
+open System.Text.RegularExpressions
+open Mnist.Core
+
+/// A sweep as written in experiments/<name>.json:
+/// { "name": "quick", "description": "...", "base": { spec fields },
+///   "grid": { "learningRate": [0.02, 0.05], "batchSize": [32, 128], ... } }
+/// "grid" may also be a list of grids; the sweep is the union of their products (so each
+/// optimizer can get learning rates that suit it). Any spec field can be a grid axis.
+type SweepDefinition =
+    { Name: string
+      Description: string
+      Base: JsonObject
+      Grids: JsonObject list
+      /// The definition's text, kept in the registry so reports work without the file.
+      Text: string }
+
+/// One run of a sweep: its place in the expansion, its id and spec.
+type SweepRun = { Position: int; Id: string; Spec: ExperimentSpec }
+
+/// A deterministic slice of a sweep: shard K of N (1-based) holds the runs whose position modulo
+/// N is K-1, so shards are disjoint, balanced, and together make the whole sweep.
+type Shard =
+    { Index: int; Count: int }
+    static member All = { Index = 1; Count = 1 }
+    override s.ToString() = $"{s.Index}/{s.Count}"
+
+module Shard =
+    /// "k/N" with 1 ≤ k ≤ N.
+    let parse (text: string) =
+        let m = Regex.Match(text.Trim(), @"^(\d+)\s*/\s*(\d+)$")
+        let fail () = raise (MnistException $"shard must be k/N with 1 ≤ k ≤ N (like 2/4), got '{text}'")
+        if not m.Success then fail ()
+        match Int32.TryParse m.Groups[1].Value, Int32.TryParse m.Groups[2].Value with
+        | (true, k), (true, n) when n >= 1 && k >= 1 && k <= n -> { Index = k; Count = n }
+        | _ -> fail ()
+
+    let contains (shard: Shard) (run: SweepRun) = run.Position % shard.Count = shard.Index - 1
+
+    let select (shard: Shard) (runs: SweepRun list) = runs |> List.filter (contains shard)
+
+module Sweep =
+    let private validName = Regex(@"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+    let checkName (name: string) =
+        if isNull name || not (validName.IsMatch name) then
+            raise (MnistException $"sweep name '{name}' must be letters, digits, '.', '_' or '-' (it names a results folder)")
+        name
+
+    /// Parses a definition; <paramref name="fallbackName"/> names it when it has no "name".
+    let parse (fallbackName: string) (text: string) =
+        let root =
+            try JsonNode.Parse(text, documentOptions = JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
+            with :? JsonException as e -> raise (MnistException($"sweep '{fallbackName}': invalid JSON: {e.Message}", e))
+        let root =
+            match root with
+            | :? JsonObject as o -> o
+            | _ -> raise (MnistException $"sweep '{fallbackName}': the definition must be a JSON object")
+        let allowed = set [ "name"; "description"; "base"; "grid" ]
+        for KeyValue(key, _) in root do
+            if not (allowed.Contains key) then
+                raise (MnistException $"sweep '{fallbackName}': unknown field '{key}' (fields: name, description, base, grid)")
+        let str (key: string) = match root[key] with :? JsonValue as v when v.GetValueKind() = JsonValueKind.String -> Some(v.GetValue<string>()) | _ -> None
+        let object what (node: JsonNode) =
+            match node with
+            | :? JsonObject as o -> o.DeepClone().AsObject()
+            | _ -> raise (MnistException $"sweep '{fallbackName}': {what} must be a JSON object")
+        let grids =
+            match root["grid"] with
+            | null -> [ JsonObject() ]
+            | :? JsonArray as list when list.Count > 0 -> [ for g in list -> object "each grid" g ]
+            | :? JsonArray -> raise (MnistException $"sweep '{fallbackName}': grid list is empty")
+            | node -> [ object "grid" node ]
+        { Name = checkName (str "name" |> Option.defaultValue fallbackName)
+          Description = str "description" |> Option.defaultValue ""
+          Base = (match root["base"] with null -> JsonObject() | node -> object "base" node)
+          Grids = grids
+          Text = text }
+
+    /// A sweep by name (experiments/<name>.json) or by path to a .json file.
+    let load (experimentsDir: string) (nameOrFile: string) =
+        let path =
+            if nameOrFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || nameOrFile.Contains '/' || nameOrFile.Contains '\\'
+            then nameOrFile
+            else Path.Combine(experimentsDir, nameOrFile + ".json")
+        if not (File.Exists path) then
+            let known =
+                if Directory.Exists experimentsDir then
+                    Directory.GetFiles(experimentsDir, "*.json") |> Array.map Path.GetFileNameWithoutExtension |> Array.sort |> String.concat ", "
+                else ""
+            raise (MnistException($"sweep not found: {path}" + (if known = "" then "" else $" (known sweeps: {known})")))
+        parse (Path.GetFileNameWithoutExtension path) (File.ReadAllText path)
+
+    /// The points of one grid in order, the last axis varying fastest (as nested loops would).
+    let private points (sweepName: string) (grid: JsonObject) : JsonObject list =
+        let axes =
+            [ for KeyValue(key, value) in grid ->
+                  let name = ExperimentSpec.fieldName key
+                  match value with
+                  | :? JsonArray as values when values.Count = 0 ->
+                      raise (MnistException $"sweep '{sweepName}': axis '{key}' has no values")
+                  | :? JsonArray as values -> name, [ for v in values -> v ]
+                  | single -> name, [ single ] ]
+        let rec product axes =
+            match axes with
+            | [] -> [ [] ]
+            | (name, values) :: rest ->
+                [ for v in values do
+                      for tail in product rest -> (name, v) :: tail ]
+        [ for assignment in product axes ->
+              let point = JsonObject()
+              for name, value in assignment do
+                  point[name] <- (if isNull value then null else value.DeepClone())
+              point ]
+
+    /// Every run of the sweep, in order, each spec once (a point that repeats an earlier one is dropped).
+    let expand (sweep: SweepDefinition) : SweepRun list =
+        let seen = Collections.Generic.HashSet<string>()
+        [ for grid in sweep.Grids do
+              for point in points sweep.Name grid do
+                  let spec =
+                      try ExperimentSpec.ofLayers [ sweep.Base; point ]
+                      with :? MnistException as e -> raise (MnistException($"sweep '{sweep.Name}', point {point.ToJsonString()}: {e.Message}", e))
+                  let id = ExperimentSpec.runId spec
+                  if seen.Add id then yield spec, id ]
+        |> List.mapi (fun position (spec, id) -> { Position = position; Id = id; Spec = spec })
