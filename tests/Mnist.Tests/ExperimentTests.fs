@@ -1,0 +1,163 @@
+/// Experiment specs and their ids, sweep expansion and sharding.
+module Mnist.Tests.ExperimentTests
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open Mnist.Core
+open Mnist.Core.Optim
+open Mnist.Experiments
+open Mnist.Tests.ExperimentFixtures
+
+let private specOf (json: string) = ExperimentSpec.ofJson json
+let private idOf (json: string) = ExperimentSpec.runId (specOf json)
+
+let private messageOf (f: unit -> 'a) =
+    try
+        f () |> ignore
+        failtest "expected a MnistException"
+    with :? MnistException as e -> e.Message
+
+[<Tests>]
+let specTests =
+    testList "Experiments.Spec" [
+        test "an id is 12 lower-case hex digits and the same spec always gives the same id" {
+            let id = ExperimentSpec.runId tinySpec
+            Expect.isMatch id "^[0-9a-f]{12}$" "shape of the id"
+            Expect.equal (ExperimentSpec.runId { tinySpec with Preset = "light" }) id "same spec, same id"
+        }
+
+        test "the default spec's id is pinned: a change here re-keys every stored result" {
+            Expect.equal (ExperimentSpec.canonicalJson ExperimentSpec.defaults)
+                """{"activation":"relu","batchSize":64,"dataset":"mnist","epochs":1,"learningRate":0.05,"optimizer":{"l1":0,"l2":0,"momentum":0.9,"name":"nesterov","weightDecay":0},"preset":"classic","schedule":{"baseMomentum":0.85,"cycleMomentum":true,"divFactor":25,"finalDivFactor":10000,"maxMomentum":0.95,"name":"onecycle","pctStart":0.3},"seed":1,"validation":0,"width":1}"""
+                "canonical JSON: sorted keys, defaults filled in, nulls dropped"
+            Expect.equal (ExperimentSpec.runIdFor "engine-1" ExperimentSpec.defaults) "32c012816dce" "id of the default spec under engine-1"
+        }
+
+        test "spelling a default out, key order, case and aliases do not change the id" {
+            let plain = idOf """{ "preset": "classic", "optimizer": "nesterov", "activation": "relu" }"""
+            Expect.equal (idOf """{ "activation": "ReLU", "optimizer": { "name": "Nesterov", "momentum": 0.9 }, "preset": " Classic " }""") plain "explicit defaults"
+            Expect.equal (idOf """{ "Preset": "classic", "schedule": { "name": "one-cycle", "pctStart": 0.3 } }""") plain "schedule alias and default"
+            Expect.equal (idOf """{ "activation": "silu" }""") (idOf """{ "activation": "swish" }""") "silu is swish"
+        }
+
+        test "every setting is part of the id" {
+            let baseId = ExperimentSpec.runId tinySpec
+            let variants =
+                [ "dataset", { tinySpec with Dataset = "/data/other" }
+                  "preset", { tinySpec with Preset = "classic" }
+                  "width", { tinySpec with Width = 0.5 }
+                  "activation", { tinySpec with Activation = "tanh" }
+                  "optimizer", { tinySpec with Optimizer = OptimizerConfig("adam") }
+                  "momentum", { tinySpec with Optimizer = OptimizerConfig("nesterov", Momentum = 0.8f) }
+                  "learning rate", { tinySpec with LearningRate = 0.051f }
+                  "schedule", { tinySpec with Schedule = ScheduleConfig("cosine") }
+                  "batch size", { tinySpec with BatchSize = 33 }
+                  "epochs", { tinySpec with Epochs = 3 }
+                  "seed", { tinySpec with Seed = 2UL }
+                  "limit", { tinySpec with Limit = Some 200 }
+                  "validation", { tinySpec with Validation = 41 }
+                  "patience", { tinySpec with Patience = Some 1 } ]
+            let ids = variants |> List.map (fun (name, spec) -> name, ExperimentSpec.runId spec)
+            for name, id in ids do
+                Expect.notEqual id baseId $"changing the {name} changes the id"
+            Expect.equal (ids |> List.map snd |> List.distinct |> List.length) ids.Length "all variants differ from each other"
+        }
+
+        test "the engine version is part of the id" {
+            Expect.notEqual (ExperimentSpec.runIdFor "engine-1" tinySpec) (ExperimentSpec.runIdFor "engine-2" tinySpec) "engine bump"
+            Expect.equal (ExperimentSpec.runId tinySpec) (ExperimentSpec.runIdFor EngineVersion.Current tinySpec) "current engine"
+        }
+
+        test "a spec survives its JSON file" {
+            let spec = ExperimentSpec.normalize { tinySpec with Limit = Some 300; Patience = Some 2; Validation = 50 }
+            Expect.equal (ExperimentSpec.ofJson (ExperimentSpec.toJson spec)) spec "round trip"
+        }
+
+        test "bad specs are refused with a message naming the problem" {
+            Expect.stringContains (messageOf (fun () -> specOf """{ "learningrate": 0.1, "lr": 1 }""")) "unknown spec field 'lr'" "unknown field"
+            Expect.stringContains (messageOf (fun () -> specOf """{ "learningRate": -1 }""")) "learning rate" "negative rate"
+            Expect.stringContains (messageOf (fun () -> specOf """{ "preset": "vgg" }""")) "unknown model preset 'vgg'" "preset"
+            Expect.stringContains (messageOf (fun () -> specOf """{ "activation": "gelu" }""")) "unknown activation" "activation"
+            Expect.stringContains (messageOf (fun () -> specOf """{ "optimizer": { "name": "adam", "momentum": 0.9 } }""")) "has no momentum" "optimizer setting"
+            Expect.stringContains (messageOf (fun () -> specOf """{ "batchSize": "big" }""")) "invalid experiment spec" "wrong type"
+            Expect.stringContains (messageOf (fun () -> specOf """{ "patience": 2 }""")) "validation" "patience needs validation"
+        }
+    ]
+
+[<Tests>]
+let sweepTests =
+    testList "Experiments.Sweep" [
+        test "a grid expands to the product of its axes, the last axis varying fastest, over the base" {
+            let sweep =
+                Sweep.parse "s" """{ "base": { "preset": "light", "epochs": 2, "batchSize": 16 },
+                                     "grid": { "learningRate": [0.01, 0.1, 1], "batchSize": [32, 64], "activation": "tanh" } }"""
+            let runs = Sweep.expand sweep
+            Expect.equal runs.Length 6 "3 × 2 × 1"
+            Expect.sequenceEqual [ for r in runs -> r.Spec.BatchSize ] [ 32; 64; 32; 64; 32; 64 ] "grid overrides the base"
+            Expect.sequenceEqual [ for r in runs -> r.Spec.LearningRate ] [ 0.01f; 0.01f; 0.1f; 0.1f; 1f; 1f ] "order"
+            Expect.isTrue (runs |> List.forall (fun r -> r.Spec.Preset = "light" && r.Spec.Epochs = 2 && r.Spec.Activation = "tanh")) "base and scalar axis"
+            Expect.sequenceEqual [ for r in runs -> r.Position ] [ 0 .. 5 ] "positions"
+            Expect.sequenceEqual [ for r in runs -> r.Id ] [ for r in runs -> ExperimentSpec.runId r.Spec ] "ids are the specs' ids"
+        }
+
+        test "a list of grids is the union of their products, each spec once" {
+            let sweep =
+                Sweep.parse "s" """{ "base": { "preset": "light" },
+                                     "grid": [ { "optimizer": ["nesterov", "sgd"], "learningRate": [0.05, 0.1] },
+                                               { "optimizer": ["adam"], "learningRate": [0.001] },
+                                               { "optimizer": [{ "name": "nesterov", "momentum": 0.9 }], "learningRate": [0.05] } ] }"""
+            let runs = Sweep.expand sweep
+            Expect.equal runs.Length 5 "4 + 1 + a duplicate of the first point dropped"
+            Expect.equal (runs |> List.map (fun r -> r.Id) |> List.distinct |> List.length) 5 "distinct ids"
+            Expect.equal [ for r in runs -> r.Spec.Optimizer.Name ] [ "nesterov"; "nesterov"; "sgd"; "sgd"; "adam" ] "order kept"
+        }
+
+        test "mistakes in a sweep are refused with the sweep and point named" {
+            Expect.stringContains (messageOf (fun () -> Sweep.expand (Sweep.parse "s" """{ "grid": { "learningRate": [] } }"""))) "has no values" "empty axis"
+            Expect.stringContains (messageOf (fun () -> Sweep.expand (Sweep.parse "s" """{ "grid": { "lr": [0.1] } }"""))) "unknown spec field 'lr'" "unknown axis"
+            Expect.stringContains (messageOf (fun () -> Sweep.expand (Sweep.parse "s" """{ "grid": { "learningRate": [0.1, -1] } }""")))
+                "sweep 's', point {\"learningRate\":-1}" "bad point named"
+            Expect.stringContains (messageOf (fun () -> Sweep.parse "s" """{ "grids": {} }""")) "unknown field 'grids'" "unknown sweep field"
+            Expect.stringContains (messageOf (fun () -> Sweep.parse "s" """{ "name": "../x" }""")) "sweep name" "unsafe name"
+            Expect.stringContains (messageOf (fun () -> Sweep.load experimentsDir "nope")) "known sweeps:" "unknown sweep lists the known ones"
+        }
+
+        test "the shipped sweeps parse and have the intended sizes" {
+            let quick = Sweep.load experimentsDir "quick" |> Sweep.expand
+            Expect.equal quick.Length 24 "quick: 2 models × 2 activations × 2 batch sizes × 3 rates"
+            Expect.isTrue (quick |> List.forall (fun r -> r.Spec.Limit = Some 15000 && r.Spec.Epochs = 3 && r.Spec.Validation = 1500)) "quick is short"
+            let full = Sweep.load experimentsDir "full" |> Sweep.expand
+            Expect.isGreaterThan full.Length 40 "full is a real sweep"
+            Expect.isTrue (full |> List.forall (fun r -> r.Spec.Limit.IsNone)) "full uses all the data"
+            Expect.equal (full |> List.map (fun r -> r.Spec.Optimizer.Name) |> List.distinct |> List.sort)
+                [ "adagrad"; "adam"; "adamw"; "momentum"; "nesterov"; "rmsprop"; "sgd" ] "full compares optimizers"
+        }
+    ]
+
+[<Tests>]
+let shardTests =
+    testList "Experiments.Shard" [
+        test "shards are disjoint, balanced, and together make the sweep" {
+            let runs = Sweep.load experimentsDir "quick" |> Sweep.expand
+            for n in 1 .. 7 do
+                let shards = [ for k in 1 .. n -> Shard.select { Index = k; Count = n } runs ]
+                let ids = shards |> List.collect (List.map (fun r -> r.Id))
+                Expect.equal ids.Length runs.Length $"N={n}: no run twice"
+                Expect.equal (set ids) (set [ for r in runs -> r.Id ]) $"N={n}: every run once"
+                let sizes = shards |> List.map List.length
+                Expect.isLessThanOrEqual (List.max sizes - List.min sizes) 1 $"N={n}: balanced"
+        }
+
+        test "a shard depends only on the sweep, not on the machine or the run's state" {
+            let runs = Sweep.expand (tinySweep ())
+            Expect.sequenceEqual [ for r in Shard.select (Shard.parse "2/3") runs -> r.Position ] [ 1 ] "positions 1, 4, 7, ..."
+            Expect.sequenceEqual [ for r in Shard.select (Shard.parse " 1 / 2 ") runs -> r.Position ] [ 0; 2 ] "1/2"
+        }
+
+        test "a malformed shard is refused" {
+            for bad in [ "0/3"; "4/3"; "3"; "a/b"; "1/0"; "-1/2" ] do
+                Expect.stringContains (messageOf (fun () -> Shard.parse bad)) "shard must be k/N" bad
+        }
+    ]
