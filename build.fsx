@@ -1,5 +1,8 @@
 // The front door: dotnet fsi build.fsx -t <Target>
-// Targets: Restore, Build, Test, Data (default: Test). Run with -t <Target> [-- extra arguments].
+// Targets: Restore, Build, Test, Data, Sweep, Report (default: Test). Run with -t <Target> [-- extra arguments].
+//   dotnet fsi build.fsx -t Sweep                          the quick sweep (trains only what is missing)
+//   dotnet fsi build.fsx -t Sweep -- full --parallel 2     another sweep, with runner options
+//   dotnet fsi build.fsx -t Report                         redraw the HTML reports, train nothing
 // Fake.Core.Target 6.x needs FSharp.Control.Reactive >= 5.0.2, which is not served here: 4.4.2 works.
 #r "nuget: FSharp.Control.Reactive, 4.4.2"
 #r "nuget: Fake.Core.Target, 6.2.0"
@@ -60,11 +63,16 @@ let dotnet args =
 /// Runs the CLI built by the Build target.
 let mnist args = dotnet (cli :: args)
 
-/// Arguments after the target name (dotnet fsi build.fsx -t Data -- --data-dir x).
+/// Arguments after the target name (dotnet fsi build.fsx -t Data -- --data-dir x). `dotnet fsi`
+/// swallows a bare "--" itself, so what follows "-t <Target>" counts too.
 let extraArgs () =
-    match Context.forceFakeContext().Arguments |> List.skipWhile ((<>) "--") with
+    let args = Context.forceFakeContext().Arguments
+    match args |> List.skipWhile ((<>) "--") with
     | "--" :: rest -> rest
-    | _ -> []
+    | _ ->
+        match args |> List.skipWhile (fun a -> a <> "-t" && a <> "--target") with
+        | _ :: _ :: rest -> rest
+        | _ -> []
 
 let withMsBuildDefaults (p: MSBuild.CliArguments) = { p with DisableInternalBinLog = true }
 
@@ -102,14 +110,37 @@ Target.create "Test" (fun _ ->
     testSummary <- Some $"tests: {passed} passed, {failed} failed"
     if failed > 0 || results.IsEmpty then failwith "some tests failed")
 
+/// The --data-dir option among the extra arguments (the only one the data commands take).
+let dataArgs () =
+    match extraArgs () |> List.skipWhile ((<>) "--data-dir") with
+    | "--data-dir" :: dir :: _ -> [ "--data-dir"; dir ]
+    | _ -> []
+
 Target.create "Data" (fun _ ->
-    mnist ("data" :: "fetch" :: extraArgs ())
-    mnist ("data" :: "verify" :: extraArgs ()))
+    mnist ("data" :: "fetch" :: dataArgs ())
+    mnist ("data" :: "verify" :: dataArgs ()))
+
+let experimentsProject = Path.Combine(root, "experiments", "Experiments.proj")
+
+/// Sweeps through MSBuild, which skips a sweep whose summary is newer than its definition and the
+/// engine. Extra arguments: sweep names first (default quick), then options for `mnist sweep`.
+Target.create "Sweep" (fun _ ->
+    let args = extraArgs ()
+    let names = args |> List.takeWhile (fun a -> not (a.StartsWith "-"))
+    let options = args |> List.skip names.Length
+    let sweeps = if names.IsEmpty then "quick" else String.Join(",", names)
+    dotnet [ "msbuild"; experimentsProject; "-t:Sweep"; "-nologo"; "-v:m"; $"-p:Sweeps={sweeps}"
+             $"-p:SweepArgs={String.Join(' ', options)}" ])
+
+/// Redraws every report from the registry; trains nothing.
+Target.create "Report" (fun _ -> dotnet [ "msbuild"; experimentsProject; "-t:Report"; "-nologo"; "-v:m" ])
 
 open Fake.Core.TargetOperators
 
 "Restore" ==> "Build" ==> "Test" |> ignore
 "Build" ==> "Data" |> ignore
+"Data" ==> "Sweep" |> ignore
+"Build" ==> "Report" |> ignore
 
 let succeeded =
     try

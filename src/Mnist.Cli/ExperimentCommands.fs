@@ -32,7 +32,7 @@ let private accuracy = function Some (v: float) -> pct v | None -> "—"
 /// `mnist sweep <name|file> [--parallel n] [--shard k/N]`
 module Sweep =
     type Args =
-        | [<MainCommand; ExactlyOnce; Last>] Sweep of name_or_file: string
+        | [<MainCommand; ExactlyOnce>] Sweep of name_or_file: string
         | Parallel of runs: int
         | Shard of shard: string
         | Results of folder: string
@@ -134,7 +134,7 @@ module Runs =
 /// `mnist run <run-id>`
 module Rerun =
     type Args =
-        | [<MainCommand; ExactlyOnce; Last>] Id of run_id: string
+        | [<MainCommand; ExactlyOnce>] Id of run_id: string
         | Results of folder: string
         | Data_Dir of path: string
         interface IArgParserTemplate with
@@ -167,7 +167,7 @@ module Rerun =
 /// `mnist report [<sweep>]`
 module Report =
     type Args =
-        | [<MainCommand; Last>] Sweep of name: string
+        | [<MainCommand>] Sweep of name: string
         | Results of folder: string
         interface IArgParserTemplate with
             member a.Usage =
@@ -198,7 +198,7 @@ module Report =
 /// `mnist compare <id> <id>`
 module CompareRuns =
     type Args =
-        | [<MainCommand; ExactlyOnce; Last>] Ids of first: string * second: string
+        | [<MainCommand; ExactlyOnce>] Ids of first: string * second: string
         | Results of folder: string
         interface IArgParserTemplate with
             member a.Usage =
@@ -216,7 +216,7 @@ module CompareRuns =
 /// `mnist merge <db>...`
 module MergeRegistries =
     type Args =
-        | [<MainCommand; ExactlyOnce; Last>] Sources of registry: string list
+        | [<MainCommand; ExactlyOnce>] Sources of registry: string list
         | Results of folder: string
         interface IArgParserTemplate with
             member a.Usage =

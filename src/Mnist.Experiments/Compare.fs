@@ -17,9 +17,12 @@ let render (results: string) (a: RunRow) (b: RunRow) =
         RunFiles.readMetrics dir
     let ma, mb = load a, load b
     let text = StringBuilder()
+    let width = max 14 (max (string ma.Spec.Optimizer).Length (string ma.Spec.Schedule).Length + 2)
     let line (label: string) (x: string) (y: string) =
         let mark = if x <> y then "*" else " "
-        text.AppendLine($"{mark} {label,-22} {x,-30} {y}") |> ignore
+        text.Append(mark).Append(' ').Append(label.PadRight 22).Append(' ').Append(x.PadRight width).AppendLine(y) |> ignore
+    let limit (s: ExperimentSpec) = (match s.Limit with Some n -> string n | None -> "all") + $" / {s.Validation}"
+    text.AppendLine("  (* marks a difference)") |> ignore
     line "run" a.Id b.Id
     line "sweep" a.Sweep b.Sweep
     line "engine" ma.Engine mb.Engine
@@ -34,7 +37,7 @@ let render (results: string) (a: RunRow) (b: RunRow) =
     line "batch size" (string sa.BatchSize) (string sb.BatchSize)
     line "epochs" (string sa.Epochs) (string sb.Epochs)
     line "seed" (string sa.Seed) (string sb.Seed)
-    line "limit / validation" $"{sa.Limit} / {sa.Validation}" $"{sb.Limit} / {sb.Validation}"
+    line "limit / validation" (limit sa) (limit sb)
     text.AppendLine() |> ignore
     line "final test accuracy" (pct a.FinalTestAccuracy) (pct b.FinalTestAccuracy)
     line "final val accuracy" (pct a.FinalValidationAccuracy) (pct b.FinalValidationAccuracy)

@@ -11,6 +11,8 @@ let private create indented =
         JsonSerializerOptions(
             PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            // A diverged run's losses are NaN: kept as "NaN" rather than failing the run.
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
             WriteIndented = indented)
     options.MakeReadOnly(true)
     options

@@ -56,10 +56,10 @@ and Registry(path: string) =
         CREATE TABLE IF NOT EXISTS epochs (
             run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
             epoch INTEGER NOT NULL,
-            metrics TEXT NOT NULL,
-            train_loss REAL NOT NULL, train_accuracy REAL NOT NULL,
+            metrics TEXT NOT NULL, -- the EpochMetrics JSON; the columns below are for queries (SQLite stores NaN as NULL)
+            train_loss REAL, train_accuracy REAL,
             validation_loss REAL, validation_accuracy REAL,
-            test_loss REAL NOT NULL, test_accuracy REAL NOT NULL,
+            test_loss REAL, test_accuracy REAL,
             seconds REAL NOT NULL,
             PRIMARY KEY (run_id, epoch));
         CREATE TABLE IF NOT EXISTS sweeps (
@@ -93,6 +93,9 @@ and Registry(path: string) =
 
     let opt (value: 'T option) : obj = match value with Some v -> box v | None -> null
 
+    /// A REAL column's value: SQLite has no NaN or infinity (a diverged run's loss), so those are NULL.
+    let real (value: float) : obj = if Double.IsFinite value then box value else null
+
     let now () = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ")
 
     let specColumns (spec: ExperimentSpec) : (string * obj) list =
@@ -101,7 +104,7 @@ and Registry(path: string) =
           "$width", box spec.Width
           "$activation", box spec.Activation
           "$optimizer", box spec.Optimizer.Name
-          "$lr", box (float spec.LearningRate)
+          "$lr", real (float spec.LearningRate)
           "$schedule", box spec.Schedule.Name
           "$batch", box spec.BatchSize
           "$epochs", box spec.Epochs
@@ -143,13 +146,13 @@ and Registry(path: string) =
         [ "$id", box id
           "$epoch", box m.Epoch
           "$metrics", box (Text.Json.JsonSerializer.Serialize(m, RunMetadata.Json))
-          "$trainLoss", box m.TrainLoss
-          "$trainAcc", box m.TrainAccuracy
-          "$valLoss", (if m.ValidationLoss.HasValue then box m.ValidationLoss.Value else null)
-          "$valAcc", (if m.ValidationAccuracy.HasValue then box m.ValidationAccuracy.Value else null)
-          "$testLoss", box m.TestLoss
-          "$testAcc", box m.TestAccuracy
-          "$seconds", box m.Seconds ]
+          "$trainLoss", real m.TrainLoss
+          "$trainAcc", real m.TrainAccuracy
+          "$valLoss", (if m.ValidationLoss.HasValue then real m.ValidationLoss.Value else null)
+          "$valAcc", (if m.ValidationAccuracy.HasValue then real m.ValidationAccuracy.Value else null)
+          "$testLoss", real m.TestLoss
+          "$testAcc", real m.TestAccuracy
+          "$seconds", real m.Seconds ]
 
     let insertEpoch =
         """INSERT OR REPLACE INTO epochs (run_id, epoch, metrics, train_loss, train_accuracy, validation_loss,
@@ -223,11 +226,11 @@ and Registry(path: string) =
                        finished_at = excluded.finished_at, host = excluded.host"""
                 ([ "$id", box metrics.Id; "$sweep", box metrics.Sweep; "$folder", box folder; "$engine", box metrics.Engine
                    "$parameters", box metrics.Parameters; "$epochsDone", box history.Length
-                   "$finalAcc", box metrics.Test.Accuracy; "$finalLoss", box metrics.Test.Loss
-                   "$bestAcc", box best.TestAccuracy; "$bestEpoch", box best.Epoch
-                   "$finalVal", (if last.ValidationAccuracy.HasValue then box last.ValidationAccuracy.Value else null)
-                   "$bestVal", (if validations.Length > 0 then box (Array.max validations) else null)
-                   "$seconds", box metrics.TrainSeconds
+                   "$finalAcc", real metrics.Test.Accuracy; "$finalLoss", real metrics.Test.Loss
+                   "$bestAcc", real best.TestAccuracy; "$bestEpoch", box best.Epoch
+                   "$finalVal", (if last.ValidationAccuracy.HasValue then real last.ValidationAccuracy.Value else null)
+                   "$bestVal", (if validations.Length > 0 then real (Array.max validations) else null)
+                   "$seconds", real metrics.TrainSeconds
                    "$finished", box (metrics.FinishedAt.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ"))
                    "$host", box metrics.Host ]
                  @ specColumns metrics.Spec)

@@ -226,8 +226,10 @@ module Runner =
         with
         | :? OperationCanceledException -> reraise ()
         | :? MnistException as e -> Failed e.Message
-        | :? IOException as e -> Failed e.Message
-        | :? UnauthorizedAccessException as e -> Failed e.Message
+        | e ->
+            // Unexpected: keep the details in the work folder's log, and go on with the sweep.
+            (try File.AppendAllText(Path.Combine(Layout.workDir options.Results run.Id, "error.txt"), e.ToString() + "\n") with _ -> ())
+            Failed $"{e.GetType().Name}: {e.Message}"
 
     /// Writes results/<sweep>/summary.json when every run of the sweep is complete (the output
     /// MSBuild compares with the sweep definition and the engine to skip an up-to-date sweep).

@@ -164,6 +164,22 @@ let runnerTests =
             Expect.isTrue (Layout.isFinished finalDir) "in place"
         }
 
+        test "a diverged run (NaN loss) is filed and reported like any other" {
+            use dir = new TempDir()
+            let sweep =
+                Sweep.parse "wild" """{ "base": { "preset": "light", "width": 0.25, "epochs": 1, "validation": 40,
+                                                 "optimizer": "sgd", "schedule": "constant" },
+                                        "grid": { "learningRate": [1e30] } }"""
+            let outcome = Runner.runSweep (options dir.Path) sweep
+            Expect.equal (outcome.Outcomes |> List.map snd) [ Trained ] "trained, not failed"
+            let row = (Registry.Open dir.Path).Runs() |> List.exactlyOne
+            Expect.equal row.Status "complete" "complete"
+            let metrics = RunFiles.readMetrics (Path.Combine(dir.Path, row.Folder))
+            Expect.isTrue (Double.IsNaN metrics.History[0].TrainLoss || Double.IsInfinity metrics.History[0].TrainLoss) "the loss really diverged"
+            Expect.isTrue (File.Exists(Path.Combine(dir.Path, row.Folder, Layout.ReportFile))) "its report"
+            Expect.equal ((Registry.Open dir.Path).Epochs row.Id |> List.map (fun m -> Double.IsFinite m.TrainLoss)) [ false ] "NaN kept in the registry"
+        }
+
         test "a run another process is training is skipped, not trained twice" {
             use dir = new TempDir()
             let sweep = tinySweep ()

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Mnist.Core.Evaluation;
 
 namespace Mnist.Core.Training;
@@ -26,6 +27,8 @@ public static class RunMetadata
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         WriteIndented = false,
+        // A diverged run's losses are NaN or infinite: written as "NaN"/"Infinity", not an exception.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public static Dictionary<string, string> Of(TrainingSpec spec, IReadOnlyList<EpochMetrics> history, double? testAccuracy = null)
