@@ -71,8 +71,8 @@ let reportTests =
             Expect.equal (count "class=\"sortable\"" index) 1 "a sortable table"
             // Overlaid curves (3) and effect plots: learning rate, activation.
             Expect.equal (count "Plotly.newPlot" index) 5 "five charts"
-            Expect.stringContains index "Accuracy against learning rate" "learning-rate effect"
-            Expect.stringContains index "Accuracy against activation" "activation effect"
+            Expect.stringContains index "Error against learning rate" "learning-rate effect"
+            Expect.stringContains index "Error against activation" "activation effect"
             let best = Ranking.best ((Registry.Open dir.Path).Runs "tiny") |> Option.get
             Expect.stringContains index $"Best run: <a href=\"{best.Id}/report.html\">" "best run called out"
 

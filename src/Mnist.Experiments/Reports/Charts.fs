@@ -8,17 +8,11 @@ open Mnist.Core.Training
 
 let private size (width: int) (height: int) (chart: GenericChart) = chart |> Chart.withSize (width, height)
 
-let private axes (x: string) (y: string) (chart: GenericChart) =
-    chart |> Chart.withXAxisStyle (TitleText = x) |> Chart.withYAxisStyle (TitleText = y)
-
 /// Whole epochs only on the x axis (Plotly would otherwise tick 0.5, 1.5, ...).
 let private epochAxis (yTitle: string) (chart: GenericChart) =
     chart
     |> Chart.withXAxis (LinearAxis.init (Title = Title.init (Text = "epoch"), DTick = 1, TickMode = StyleParam.TickMode.Linear))
     |> Chart.withYAxisStyle (TitleText = yTitle)
-
-let private logX (chart: GenericChart) =
-    chart |> Chart.withXAxis (LinearAxis.init (AxisType = StyleParam.AxisType.Log))
 
 let private epochs (history: EpochMetrics seq) = history |> Seq.map (fun m -> m.Epoch) |> Seq.toArray
 
@@ -72,7 +66,11 @@ let confusion (rows: int[][]) =
     |> Chart.withTitle "Confusion matrix (test set)"
     |> size 560 520
 
-/// One line per run: a metric per epoch, the best run drawn thick.
+let private logY (title: string) (chart: GenericChart) =
+    chart |> Chart.withYAxis (LinearAxis.init (Title = Title.init (Text = title), AxisType = StyleParam.AxisType.Log))
+
+/// One line per run: a metric per epoch on a log axis (so 1% and 2% error stay apart while a
+/// diverged run still fits), the best run drawn thick.
 let overlaid (title: string) (yTitle: string) (runs: (string * bool * EpochMetrics list) list) (value: EpochMetrics -> float option) =
     [ for name, isBest, history in runs do
           let points = history |> List.choose (fun m -> value m |> Option.map (fun v -> m.Epoch, v))
@@ -83,10 +81,11 @@ let overlaid (title: string) (yTitle: string) (runs: (string * bool * EpochMetri
                       ShowLegend = false, LineWidth = (if isBest then 4.0 else 1.5), Opacity = (if isBest then 1.0 else 0.55)) ]
     |> Chart.combine
     |> epochAxis yTitle
+    |> logY yTitle
     |> Chart.withTitle title
     |> size 620 420
 
-/// A point of an effect plot: x, y (%), hover text, whether it is the best run.
+/// A point of an effect plot: x, y (error %, lower is better), hover text, whether it is the best run.
 type EffectPoint = { X: float; Y: float; Hover: string; IsBest: bool }
 
 let private bestMarker (points: EffectPoint list) (xOf: EffectPoint -> 'X) =
@@ -99,13 +98,15 @@ let private bestMarker (points: EffectPoint list) (xOf: EffectPoint -> 'X) =
               MarkerColor = Color.fromString "#f0b429")
           |> Chart.withMarkerStyle (Size = 18) ]
 
-/// Accuracy against a numeric setting, one series per group: every run as a point, a line
-/// through the best run at each x.
+/// Error against a numeric setting, one series per group: every run as a point, a line
+/// through the best run at each x. Both axes are logarithmic when <paramref name="log"/> is set
+/// (the y axis always is), with a tick at each value the sweep tried.
 let numericEffect (title: string) (xTitle: string) (yTitle: string) (log: bool) (series: (string * EffectPoint list) list) =
     let all = series |> List.collect snd
+    let ticks = all |> List.map (fun p -> p.X) |> List.distinct |> List.sort
     [ for name, points in series do
           let bestPerX =
-              points |> List.groupBy (fun p -> p.X) |> List.map (fun (x, ps) -> x, (ps |> List.maxBy (fun p -> p.Y)).Y) |> List.sortBy fst
+              points |> List.groupBy (fun p -> p.X) |> List.map (fun (x, ps) -> x, (ps |> List.minBy (fun p -> p.Y)).Y) |> List.sortBy fst
           yield
               Chart.Scatter(
                   x = (points |> List.map (fun p -> p.X)), y = (points |> List.map (fun p -> p.Y)),
@@ -114,12 +115,17 @@ let numericEffect (title: string) (xTitle: string) (yTitle: string) (log: bool) 
               Chart.Line(x = (bestPerX |> List.map fst), y = (bestPerX |> List.map snd), Name = name + " (best)", ShowLegend = false, Opacity = 0.5)
       yield! bestMarker all (fun p -> p.X) ]
     |> Chart.combine
-    |> axes xTitle yTitle
-    |> (if log then logX else id)
+    |> Chart.withXAxis (
+        LinearAxis.init (
+            Title = Title.init (Text = xTitle),
+            AxisType = (if log then StyleParam.AxisType.Log else StyleParam.AxisType.Linear),
+            TickVals = ticks,
+            TickText = (ticks |> List.map (fun t -> t.ToString("G4", Globalization.CultureInfo.InvariantCulture)))))
+    |> logY yTitle
     |> Chart.withTitle title
     |> size 620 420
 
-/// Accuracy against a categorical setting, one series per group.
+/// Error against a categorical setting, one series per group.
 let categoricalEffect (title: string) (xTitle: string) (yTitle: string) (series: (string * (string * EffectPoint) list) list) =
     let all = series |> List.collect snd
     [ for name, points in series ->
@@ -136,6 +142,7 @@ let categoricalEffect (title: string) (xTitle: string) (yTitle: string) (series:
                   MarkerColor = Color.fromString "#f0b429")
               |> Chart.withMarkerStyle (Size = 18) ]
     |> Chart.combine
-    |> axes xTitle yTitle
+    |> Chart.withXAxisStyle (TitleText = xTitle)
+    |> logY yTitle
     |> Chart.withTitle title
     |> size 620 420

@@ -28,6 +28,7 @@ let private style =
     table.sortable th { cursor: pointer; user-select: none; } table.sortable th:hover { background: #e4e7eb; }
     th.asc::after { content: " ▲"; } th.desc::after { content: " ▼"; }
     tr.best td { background: #fff3c4; font-weight: 600; }
+    .scroll { overflow-x: auto; max-width: 100%; }
     .charts { display: flex; flex-wrap: wrap; gap: 12px; } .note { color: #52606d; font-size: 13px; max-width: 900px; }
     .callout { background: #fff3c4; border-left: 4px solid #f0b429; padding: 8px 12px; margin: 12px 0; }
     .grid { display: flex; flex-wrap: wrap; gap: 10px; } figure { margin: 0; text-align: center; font-size: 12px; color: #52606d; }
