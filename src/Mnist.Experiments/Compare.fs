@@ -17,10 +17,12 @@ let render (results: string) (a: RunRow) (b: RunRow) =
         RunFiles.readMetrics dir
     let ma, mb = load a, load b
     let text = StringBuilder()
-    let width = max 14 (max (string ma.Spec.Optimizer).Length (string ma.Spec.Schedule).Length + 2)
+    let width = 16
     let line (label: string) (x: string) (y: string) =
         let mark = if x <> y then "*" else " "
-        text.Append(mark).Append(' ').Append(label.PadRight 22).Append(' ').Append(x.PadRight width).AppendLine(y) |> ignore
+        text.Append(mark).Append(' ').Append(label.PadRight 22).Append(' ') |> ignore
+        if x.Length < width && y.Length < 40 then text.Append(x.PadRight width).AppendLine(y) |> ignore
+        else text.AppendLine(x).Append(' ', 25).AppendLine(if x = y then "(same)" else y) |> ignore
     let limit (s: ExperimentSpec) = (match s.Limit with Some n -> string n | None -> "all") + $" / {s.Validation}"
     text.AppendLine("  (* marks a difference)") |> ignore
     line "run" a.Id b.Id
