@@ -259,6 +259,14 @@ module Runner =
         let registry = Registry.Open options.Results
         registry.RecordSweep(sweep, all |> List.map (fun r -> r.Id))
         let total = selected.Length
+        // Load each dataset the remaining runs need once, up front: a missing dataset is one
+        // clear error, not one failure per run (and a finished sweep loads nothing).
+        let isDone (run: SweepRun) =
+            match registry.TryGet run.Id with
+            | Some row -> row.IsComplete && Layout.isFinished (Path.Combine(options.Results, row.Folder))
+            | None -> false
+        for dataset in selected |> List.filter (isDone >> not) |> List.map (fun r -> r.Spec.Dataset) |> List.distinct do
+            loadDataset options dataset |> ignore
         let outcomes = ConcurrentBag<SweepRun * RunOutcome>()
         let work (index: int) (run: SweepRun) =
             let prefix = $"[{index + 1}/{total} {run.Id}]"
