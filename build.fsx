@@ -95,7 +95,8 @@ Target.create "Test" (fun _ ->
                   let counts =
                       lines |> List.tryPick (fun l -> let m = summary.Match l in if m.Success then Some(int m.Groups[1].Value, int m.Groups[2].Value) else None)
                   match counts with
-                  | Some(passed, failed) -> yield passed, (if code <> 0 && failed = 0 then 1 else failed)
+                  | Some(passed, failed) when code = 0 || failed > 0 -> yield passed, failed
+                  | Some(passed, _) -> yield passed, 1 // the runner failed without naming a test (duplicate names, ...)
                   | None -> yield 0, 1 ]
     let passed = results |> List.sumBy fst
     let failed = results |> List.sumBy snd
