@@ -1,5 +1,7 @@
 module Mnist.Tests.KernelTests
 
+#nowarn "3391" // arrays passed where the kernels take spans: the implicit conversion is the point
+
 open System
 open Expecto
 open Mnist.Core.Kernels
@@ -166,6 +168,12 @@ let private convGeometries =
       ConvGeometry(1, 4, 4, 5, 5, 1, 2)     // kernel larger than the image
       ConvGeometry(2, 3, 3, 3, 3, 1, 3) ]   // whole rows of padding
 
+#nowarn "9" // pointers into pinned arrays for the internal fold
+let private foldScratch (g: ConvGeometry) (cols: float32[]) (image: float32[]) =
+    use pc = fixed cols
+    use pi = fixed image
+    Im2Col.FoldDestroying(&g, pc, pi)
+
 let private im2colTests =
     testList "Im2Col" [
         test "unfold equals the reference" {
@@ -184,6 +192,15 @@ let private im2colTests =
                 let expected, actual = rand 9 g.ImageSize, rand 9 g.ImageSize
                 Im2ColReference.Fold(&g, cols, expected)
                 Im2Col.Fold(&g, cols, actual)
+                expectSame $"fold {g}" expected actual
+        }
+
+        test "the convolution's in-place fold of its scratch equals the reference" {
+            for g in convGeometries do
+                let cols = rand 8 (g.ColRows * g.ColCols)
+                let expected, actual = Array.zeroCreate<float32> g.ImageSize, Array.zeroCreate<float32> g.ImageSize
+                Im2ColReference.Fold(&g, cols, expected)
+                foldScratch g (Array.copy cols) actual
                 expectSame $"fold {g}" expected actual
         }
     ]

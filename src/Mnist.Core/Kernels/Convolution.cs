@@ -180,7 +180,7 @@ public static class Convolution
                 new GemmOperand(_w, rows, true), new GemmOperand(_dy + (long)n * _out * pixels, pixels, false), cols, pixels, 0f));
             if (_direct) return;
             new Span<float>(dx, _g.ImageSize).Clear();
-            Im2Col.Fold(_g, cols, dx);
+            Im2Col.FoldDestroying(_g, cols, dx);
         }
     }
 

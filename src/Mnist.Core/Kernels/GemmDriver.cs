@@ -11,7 +11,7 @@ namespace Mnist.Core.Kernels;
 internal static unsafe class GemmDriver
 {
     private const int MR = GemmMicroKernels.MR, NR = GemmMicroKernels.NR;
-    private const int KC = 256, MC = 144, NC = 2048;
+    private const int KC = 320, MC = 144, NC = 2048;
 
     /// <summary>Below this many flops the dispatch to another thread costs more than it saves.</summary>
     internal static double ParallelFlops = 2e6;
