@@ -1,22 +1,189 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Mnist.Core.Kernels;
 
 /// <summary>
 /// Max and average pooling over a batch of NCHW images. Max pooling records, for each output, the
 /// flat input index (within the batch) of the winning element so backward is a scatter.
+/// The 2×2 stride-2 window (the classic network's) has its own loops, AVX2 for eight outputs at a
+/// time; every path picks the same winner as the reference (first maximum in window order).
 /// </summary>
 public static class Pooling
 {
-    public static void MaxForward(in PoolGeometry g, int batch, ReadOnlySpan<float> x, Span<float> y, Span<int> argmax)
-        => PoolingReference.MaxForward(g, batch, x, y, argmax);
+    public static unsafe void MaxForward(in PoolGeometry g, int batch, ReadOnlySpan<float> x, Span<float> y, Span<int> argmax)
+    {
+        Check(g, batch, x.Length, y.Length);
+        if (argmax.Length < batch * g.Channels * g.OutPlane) throw new ArgumentException("pooling argmax buffer too small");
+        int planes = batch * g.Channels;
+        fixed (float* px = x, py = y)
+        fixed (int* pa = argmax)
+        {
+            if (IsHalving(g)) MaxHalving(g, planes, px, py, pa);
+            else MaxGeneral(g, planes, px, py, pa);
+        }
+    }
 
     /// <summary>Writes dx (zeroing it first) from dy and the recorded argmax.</summary>
-    public static void MaxBackward(in PoolGeometry g, int batch, ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, Span<float> dx)
-        => PoolingReference.MaxBackward(g, batch, dy, argmax, dx);
+    public static unsafe void MaxBackward(in PoolGeometry g, int batch, ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, Span<float> dx)
+    {
+        Check(g, batch, dx.Length, dy.Length);
+        int inputs = batch * g.Channels * g.InPlane, outputs = batch * g.Channels * g.OutPlane;
+        if (argmax.Length < outputs) throw new ArgumentException("pooling argmax buffer too small");
+        dx[..inputs].Clear();
+        fixed (float* pdy = dy, pdx = dx)
+        fixed (int* pa = argmax)
+        {
+            for (int o = 0; o < outputs; o++)
+            {
+                int i = pa[o];
+                if ((uint)i >= (uint)inputs) throw new ArgumentException($"pooling argmax {i} outside the input");
+                pdx[i] += pdy[o];
+            }
+        }
+    }
 
-    public static void AvgForward(in PoolGeometry g, int batch, ReadOnlySpan<float> x, Span<float> y)
-        => PoolingReference.AvgForward(g, batch, x, y);
+    public static unsafe void AvgForward(in PoolGeometry g, int batch, ReadOnlySpan<float> x, Span<float> y)
+    {
+        Check(g, batch, x.Length, y.Length);
+        int planes = batch * g.Channels, size = g.Size, s = g.Stride, ow = g.OutW;
+        float inv = 1f / (size * size);
+        fixed (float* px = x, py = y)
+        {
+            for (int p = 0; p < planes; p++)
+                for (int oy = 0; oy < g.OutH; oy++)
+                {
+                    float* row = px + (long)p * g.InPlane + oy * s * g.Width;
+                    float* o = py + (long)p * g.OutPlane + oy * ow;
+                    if (IsHalving(g))
+                        for (int ox = 0; ox < ow; ox++)
+                        {
+                            float* w = row + 2 * ox;
+                            o[ox] = (w[0] + w[1] + w[g.Width] + w[g.Width + 1]) * inv;
+                        }
+                    else
+                        for (int ox = 0; ox < ow; ox++)
+                        {
+                            float sum = 0f;
+                            for (int ky = 0; ky < size; ky++)
+                                for (int kx = 0; kx < size; kx++) sum += row[ky * g.Width + ox * s + kx];
+                            o[ox] = sum * inv;
+                        }
+                }
+        }
+    }
 
     /// <summary>Writes dx (zeroing it first) from dy.</summary>
-    public static void AvgBackward(in PoolGeometry g, int batch, ReadOnlySpan<float> dy, Span<float> dx)
-        => PoolingReference.AvgBackward(g, batch, dy, dx);
+    public static unsafe void AvgBackward(in PoolGeometry g, int batch, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        Check(g, batch, dx.Length, dy.Length);
+        int planes = batch * g.Channels, size = g.Size, s = g.Stride, ow = g.OutW;
+        float inv = 1f / (size * size);
+        dx[..(planes * g.InPlane)].Clear();
+        fixed (float* pdy = dy, pdx = dx)
+        {
+            for (int p = 0; p < planes; p++)
+                for (int oy = 0; oy < g.OutH; oy++)
+                {
+                    float* row = pdx + (long)p * g.InPlane + oy * s * g.Width;
+                    float* d = pdy + (long)p * g.OutPlane + oy * ow;
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        float share = d[ox] * inv;
+                        for (int ky = 0; ky < size; ky++)
+                            for (int kx = 0; kx < size; kx++) row[ky * g.Width + ox * s + kx] += share;
+                    }
+                }
+        }
+    }
+
+    private static bool IsHalving(in PoolGeometry g) => g.Size == 2 && g.Stride == 2;
+
+    private static void Check(in PoolGeometry g, int batch, int inputFloats, int outputFloats)
+    {
+        if (g.Size < 1 || g.Stride < 1 || g.Channels < 1 || g.OutH < 1 || g.OutW < 1 || batch < 0)
+            throw new ArgumentException($"invalid pooling {g} with batch {batch}");
+        if (inputFloats < (long)batch * g.Channels * g.InPlane || outputFloats < (long)batch * g.Channels * g.OutPlane)
+            throw new ArgumentException($"pooling buffers too small for {g}, batch {batch}");
+    }
+
+    private static unsafe void MaxGeneral(in PoolGeometry g, int planes, float* x, float* y, int* argmax)
+    {
+        for (int p = 0; p < planes; p++)
+            for (int oy = 0; oy < g.OutH; oy++)
+                for (int ox = 0; ox < g.OutW; ox++)
+                {
+                    int best = p * g.InPlane + oy * g.Stride * g.Width + ox * g.Stride;
+                    for (int ky = 0; ky < g.Size; ky++)
+                    {
+                        int i = p * g.InPlane + (oy * g.Stride + ky) * g.Width + ox * g.Stride;
+                        for (int kx = 0; kx < g.Size; kx++, i++)
+                            if (x[i] > x[best]) best = i;
+                    }
+                    int o = p * g.OutPlane + oy * g.OutW + ox;
+                    y[o] = x[best];
+                    argmax[o] = best;
+                }
+    }
+
+    private static unsafe void MaxHalving(in PoolGeometry g, int planes, float* x, float* y, int* argmax)
+    {
+        int w = g.Width, ow = g.OutW;
+        bool avx = Avx2.IsSupported;
+        var lane = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var one = Vector256.Create(1);
+        var width = Vector256.Create(w);
+        for (int p = 0; p < planes; p++)
+            for (int oy = 0; oy < g.OutH; oy++)
+            {
+                int start = p * g.InPlane + 2 * oy * w;
+                float* r0 = x + start, r1 = r0 + w;
+                float* o = y + (long)p * g.OutPlane + oy * ow;
+                int* a = argmax + (long)p * g.OutPlane + oy * ow;
+                int ox = 0;
+                if (avx)
+                    for (; ox + 8 <= ow; ox += 8)
+                    {
+                        var (e0, o0) = Deinterleave(r0 + 2 * ox);
+                        var (e1, o1) = Deinterleave(r1 + 2 * ox);
+                        var index = Vector256.Create(start + 2 * ox) + lane;
+                        var best = e0;
+                        // Strictly greater, in window order: ties keep the earlier element, as the reference does.
+                        var take = Avx.CompareGreaterThan(o0, best);
+                        best = Avx.BlendVariable(best, o0, take);
+                        index = Avx2.BlendVariable(index, index + one, take.AsInt32());
+                        take = Avx.CompareGreaterThan(e1, best);
+                        best = Avx.BlendVariable(best, e1, take);
+                        var lower = Vector256.Create(start + 2 * ox) + lane + width;
+                        index = Avx2.BlendVariable(index, lower, take.AsInt32());
+                        take = Avx.CompareGreaterThan(o1, best);
+                        best = Avx.BlendVariable(best, o1, take);
+                        index = Avx2.BlendVariable(index, lower + one, take.AsInt32());
+                        Avx.Store(o + ox, best);
+                        Avx.Store(a + ox, index);
+                    }
+                for (; ox < ow; ox++)
+                {
+                    int i = 2 * ox, best = i;
+                    float v = r0[i];
+                    if (r0[i + 1] > v) { v = r0[i + 1]; best = i + 1; }
+                    if (r1[i] > v) { v = r1[i]; best = i + w; }
+                    if (r1[i + 1] > v) { v = r1[i + 1]; best = i + w + 1; }
+                    o[ox] = v;
+                    a[ox] = start + best;
+                }
+            }
+    }
+
+    /// <summary>16 consecutive floats → (the 8 at even positions, the 8 at odd positions).</summary>
+    private static unsafe (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* p)
+    {
+        var lo = Avx.LoadVector256(p);
+        var hi = Avx.LoadVector256(p + 8);
+        // Shuffle works within 128-bit halves; the 64-bit permute puts the halves back in order.
+        var even = Avx.Shuffle(lo, hi, 0b10_00_10_00);
+        var odd = Avx.Shuffle(lo, hi, 0b11_01_11_01);
+        return (Avx2.Permute4x64(even.AsDouble(), 0b11_01_10_00).AsSingle(),
+                Avx2.Permute4x64(odd.AsDouble(), 0b11_01_10_00).AsSingle());
+    }
 }
