@@ -223,6 +223,32 @@ let private decodingTests =
                         Expect.equal image.Pixels.[(y * w + x) * 4 + 3] (if transparent then 0uy else 255uy) $"alpha ({x},{y})"
             }
 
+        test "files: decoded from disk, missing or bad ones named in the error" {
+            use dir = new TempDir()
+            let path = Path.Combine(dir.Path, "digit.png")
+            PngEncoder.WriteFile(path, PngImage(3, 2, PngPixelFormat.Rgb, Array.init 18 byte))
+            let image = PngDecoder.DecodeFile path
+            Expect.equal image.Pixels [| for p in 0 .. 5 do yield! [| byte (3 * p); byte (3 * p + 1); byte (3 * p + 2); 255uy |] |] "pixels"
+            let missing = throws<Mnist.Core.MnistException> (fun () -> PngDecoder.DecodeFile(Path.Combine(dir.Path, "none.png")) |> ignore)
+            Expect.stringContains missing.Message "none.png" "names the missing file"
+            let bad = Path.Combine(dir.Path, "bad.png")
+            File.WriteAllBytes(bad, grey4x4.[.. 20])
+            let e = throws<PngFormatException> (fun () -> PngDecoder.DecodeFile bad |> ignore)
+            Expect.equal e.Code "truncated" "code"
+            Expect.stringContains e.Message "bad.png" "names the bad file"
+        }
+
+        test "thumbnails of [0,1] images: scaled blocks, either polarity" {
+            let values = [| 0f; 0.5f; 1f; 2f |] // 2 is clamped to 1
+            let png = PngEncoder.EncodeUnitGrey(ReadOnlySpan values, 2, 2, scale = 3, darkInk = true)
+            let image = PngDecoder.Decode png
+            Expect.equal (image.Width, image.Height) (6, 6) "scaled size"
+            let greyAt x y = image.Pixels.[(y * 6 + x) * 2]
+            Expect.equal [ greyAt 0 0; greyAt 5 0; greyAt 2 5; greyAt 5 5 ] [ 255uy; 127uy; 0uy; 0uy ] "dark ink, nearest blocks"
+            let plain = PngImage.FromUnitGrey(ReadOnlySpan values, 2, 2)
+            Expect.equal plain.Pixels [| 0uy; 128uy; 255uy; 255uy |] "bright ink, rounded"
+        }
+
         test "data URL round trip, and refusals of other URLs" {
             let png = PngEncoder.Encode(PngImage(2, 1, PngPixelFormat.Grey, [| 0uy; 200uy |]))
             let image = PngDataUrl.Decode(PngEncoder.ToDataUrl png)

@@ -17,7 +17,27 @@ public static class PngDecoder
 
     public static PngImage Decode(byte[] png, PngLimits? limits = null) => Decode(png.AsMemory(), limits);
 
-    public static PngImage DecodeFile(string path, PngLimits? limits = null) => Decode(File.ReadAllBytes(path), limits);
+    /// <summary>Decodes a file; a missing or unreadable file is a <see cref="MnistException"/>, a bad one names the file.</summary>
+    public static PngImage DecodeFile(string path, PngLimits? limits = null)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new MnistException($"cannot read {path}: {e.Message}", e);
+        }
+        try
+        {
+            return Decode(bytes, limits);
+        }
+        catch (PngFormatException e)
+        {
+            throw new PngFormatException(e.Code, $"{Path.GetFileName(path)}: {e.Problem}", e);
+        }
+    }
 
     /// <summary>True when <paramref name="bytes"/> start with the PNG signature.</summary>
     public static bool HasSignature(ReadOnlySpan<byte> bytes) => bytes.StartsWith(Signature);

@@ -31,6 +31,12 @@ internal sealed class PngPixelUnpacker
     public void Unpack(ReadOnlySpan<byte> row, int count, Span<byte> output, long firstPixel, int pixelStep)
     {
         int depth = _header.BitDepth;
+        if (depth == 8 && pixelStep == 1 && _header.ColorType == PngColorType.Rgba)
+        {
+            // the usual browser canvas: already the output layout
+            row[..(count * 4)].CopyTo(output.Slice(checked((int)(firstPixel * 4)), count * 4));
+            return;
+        }
         switch (_header.ColorType)
         {
             case PngColorType.Grey:
