@@ -7,12 +7,14 @@ open Mnist.Cli.TrainCommand
 open Mnist.Cli.EvalCommand
 open Mnist.Cli.SummaryCommand
 open Mnist.Cli.BenchCommand
+open Mnist.Cli.PredictCommand
 
 [<HelpFlags("--help", "-h")>]
 type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     interface IArgParserTemplate with
@@ -21,6 +23,7 @@ type MnistArgs =
             | Data _ -> "fetch or verify the MNIST files"
             | Train _ -> "train a network; ends with 'test accuracy NN.NN%'"
             | Eval _ -> "evaluate a saved model on the test set"
+            | Predict _ -> "classify a PNG file or a test image"
             | Summary _ -> "layers, output shapes and parameter counts"
             | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
 
@@ -29,6 +32,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Data a -> DataCommands.run a
     | Train a -> TrainCommand.run a
     | Eval a -> EvalCommand.run a
+    | Predict a -> PredictCommand.run a
     | Summary a -> SummaryCommand.run a
     | Bench a -> BenchCommand.run a
 
