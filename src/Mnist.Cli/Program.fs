@@ -46,6 +46,12 @@ let main argv =
         printfn "%s" e.Message
         0
     | :? ArguParseException as e ->
+        // Argu appends the whole usage; the first line says what is wrong.
+        let commands = Reflection.FSharpType.GetUnionCases typeof<MnistArgs> |> Array.map (fun c -> c.Name.ToLowerInvariant())
+        let command = argv |> Array.tryHead |> Option.filter (fun a -> Array.contains a commands)
+        eprintfn "%s\nrun 'mnist %s--help' for the options" (e.Message.Split('\n')[0]) (command |> Option.map (sprintf "%s ") |> Option.defaultValue "")
+        2
+    | :? ArguException as e ->
         eprintfn "%s" e.Message
         2
     | :? MnistException as e ->
