@@ -5,6 +5,7 @@ module Mnist.Tests.LayerTests
 open System
 open Expecto
 open Mnist.Core
+open Mnist.Core.GradCheck
 open Mnist.Core.Layers
 open Mnist.Core.Losses
 open Mnist.Core.Models
@@ -122,7 +123,7 @@ let private forwardTests =
             Expect.isTrue (s.[0] >= 0.0f && s.[0] < 1e-40f && s.[1] = 1.0f) (sprintf "sigmoid saturates without NaN: %A" s)
         }
         test "flatten is a view and restores the shape on the way back" {
-            let x = randomTensor 1UL 0.0f [| 2; 3; 2; 2 |]
+            let x = RandomInputs.Gaussian(1UL, 0.0f, 2, 3, 2, 2)
             let flat = Flatten()
             let y = flat.Forward(x, true)
             Expect.equal (y.Shape.ToArray()) [| 2; 12 |] "flat shape"
@@ -131,8 +132,8 @@ let private forwardTests =
             Expect.equal (dx.Shape.ToArray()) [| 2; 3; 2; 2 |] "gradient shape"
         }
         test "a smaller last batch reuses the buffers and matches the full batch" {
-            let conv = Conv2D(1, 4, 3, 1, 1) |> randomizeParameters 1UL 0.5f
-            let full = randomTensor 2UL 0.0f [| 8; 1; 6; 6 |]
+            let conv = RandomInputs.RandomizeParameters(Conv2D(1, 4, 3, 1, 1), 1UL, 0.5f)
+            let full = RandomInputs.Gaussian(2UL, 0.0f, 8, 1, 6, 6)
             let y8 = conv.Forward(full, false)
             let storage = y8.Storage
             let first8 = toArray y8
@@ -197,12 +198,12 @@ let private dropoutTests =
         }
         test "identity in evaluation" {
             let layer = Dropout(0.5f, Rng(4UL))
-            let x = randomTensor 3UL 0.0f [| 4; 16 |]
+            let x = RandomInputs.Gaussian(3UL, 0.0f, 4, 16)
             Expect.equal (layer.Forward(x, false) |> toArray) (toArray x) "eval"
             Expect.equal (Dropout(0.0f, Rng(1UL)).Forward(x, true) |> toArray) (toArray x) "p = 0"
         }
         test "masks are fixed by the seed" {
-            let x = randomTensor 3UL 0.0f [| 4; 64 |]
+            let x = RandomInputs.Gaussian(3UL, 0.0f, 4, 64)
             let run (seed: uint64) = Dropout(0.5f, Rng(seed)).Forward(x, true) |> toArray
             Expect.equal (run 8UL) (run 8UL) "same seed"
             Expect.notEqual (run 8UL) (run 9UL) "other seed"
@@ -213,7 +214,7 @@ let private batchNormTests =
     testList "batchnorm" [
         test "training normalises each channel and moves the running statistics" {
             let bn = BatchNorm2D(2)
-            let x = randomTensor 1UL 0.0f [| 4; 2; 3; 3 |]
+            let x = RandomInputs.Gaussian(1UL, 0.0f, 4, 2, 3, 3)
             for i in 0 .. x.Length - 1 do x.[i] <- 3.0f * x.[i] + 5.0f
             let y = bn.Forward(x, true) |> toArray
             for c in 0 .. 1 do
@@ -354,7 +355,7 @@ let private modelTests =
         test "sequential passes the first-layer gradient switch on" {
             let model = ModelBuilder.Build(Presets.Create "light", 1UL)
             model.ComputeInputGradient <- false
-            let x = uniformTensor 1UL 0.0f 1.0f [| 2; 1; 28; 28 |]
+            let x = RandomInputs.Uniform(1UL, 0.0f, 1.0f, 2, 1, 28, 28)
             let y = model.Forward(x, true)
             model.Backward(y) |> ignore
             Expect.isFalse model.Layers.[0].ComputeInputGradient "first layer skips dx"
@@ -375,7 +376,7 @@ let private allocationTests =
                 let model = ModelBuilder.Build(Presets.Create(name, width), 1UL)
                 model.ComputeInputGradient <- false
                 let loss = SoftmaxCrossEntropy()
-                let x = uniformTensor 1UL 0.0f 1.0f [| 8; 1; 28; 28 |]
+                let x = RandomInputs.Uniform(1UL, 0.0f, 1.0f, 8, 1, 28, 28)
                 let labels = Array.init 8 (fun i -> i % 10)
                 step model loss x labels
                 step model loss x labels
