@@ -46,9 +46,15 @@ let private withParallelFlops (flops: float) (f: unit -> 'a) =
     GemmDriver.ParallelFlops <- flops
     try f () finally GemmDriver.ParallelFlops <- saved
 
-let private withPortableGemm (f: unit -> 'a) =
-    GemmDriver.ForcePortable <- true
-    try f () finally GemmDriver.ForcePortable <- false
+let private withGemmPath (path: GemmPath) (f: unit -> 'a) =
+    let saved = GemmDriver.Forced
+    GemmDriver.Forced <- path
+    try f () finally GemmDriver.Forced <- saved
+
+/// The tiles this machine can run (the forced path falls back to a narrower one when unsupported).
+let private gemmPaths =
+    [ GemmPath.Avx512; GemmPath.Avx2; GemmPath.Portable ]
+    |> List.filter (fun p -> withGemmPath p (fun () -> GemmDriver.Path) = p)
 
 /// Bytes this thread allocates over 10 calls of f after 40 warm-up calls (outside any test { } block,
 /// whose loops are computation-expression loops that allocate themselves).
@@ -104,18 +110,23 @@ let private gemmTests =
                 expectClose (sumTolerance c.K) (describe c) (runGemm reference c 11) (runGemm fast c 11)
         }
 
-        test "the portable (no AVX2) tile matches the reference" {
-            withPortableGemm (fun () ->
-                for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f || c.M < 20) do
-                    expectClose (sumTolerance c.K) (describe c) (runGemm reference c 5) (runGemm fast c 5))
+        test "every tile this machine has (AVX-512, AVX2+FMA, portable) matches the reference" {
+            Expect.contains gemmPaths GemmPath.Portable "the portable tile always runs"
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f || c.M < 20) do
+                        expectClose (sumTolerance c.K) $"{path} {describe c}" (runGemm reference c 5) (runGemm fast c 5))
         }
 
-        test "is bit-identical whatever the thread count" {
+        test "is bit-identical whatever the thread count, on every tile" {
             withParallelFlops 0.0 (fun () ->
-                for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f) do
-                    let serial = withThreads 1 (fun () -> runGemm fast c 3)
-                    for threads in threadCounts do
-                        expectSame $"{describe c}, {threads} threads" serial (withThreads threads (fun () -> runGemm fast c 3)))
+                for path in gemmPaths do
+                    withGemmPath path (fun () ->
+                        for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f) do
+                            let serial = withThreads 1 (fun () -> runGemm fast c 3)
+                            for threads in threadCounts do
+                                let run = withThreads threads (fun () -> runGemm fast c 3)
+                                expectSame $"{path} {describe c}, {threads} threads" serial run))
         }
 
         test "k = 0 scales C by beta, and beta = 0 never reads C" {

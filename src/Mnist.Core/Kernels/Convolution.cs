@@ -111,7 +111,7 @@ public static class Convolution
     /// <summary>Fraction of the computed 6×16 tiles that is real output for an m×n product.</summary>
     private static double TileUse(int m, int n) =>
         (double)m * n / ((m + GemmMicroKernels.MR - 1) / GemmMicroKernels.MR * GemmMicroKernels.MR
-                         * (double)((n + GemmMicroKernels.NR - 1) / GemmMicroKernels.NR * GemmMicroKernels.NR));
+                         * (double)((n + GemmDriver.NR - 1) / GemmDriver.NR * GemmDriver.NR));
 
     /// <summary>Image tasks go to the workers unless the whole job is too small to be worth it.</summary>
     private static void Run(int batch, IParallelWork job, double flops)

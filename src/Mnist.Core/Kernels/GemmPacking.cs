@@ -11,7 +11,7 @@ namespace Mnist.Core.Kernels;
 /// </summary>
 internal static unsafe class GemmPacking
 {
-    public const int MR = GemmMicroKernels.MR, NR = GemmMicroKernels.NR;
+    public const int MR = GemmMicroKernels.MR;
 
     /// <summary>Packs rows [i0, i0+rows) × k [k0, k0+kc) of op(A) into ceil(rows/MR) panels of kc·MR floats.</summary>
     public static void PackA(in GemmProblem p, int i0, int rows, int k0, int kc, float* dst)
@@ -35,8 +35,8 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>Packs k [k0, k0+kc) × columns [j0, j0+cols) of op(B) into ceil(cols/NR) panels of kc·NR floats.</summary>
-    public static void PackB(in GemmProblem p, int k0, int kc, int j0, int cols, float* dst)
+    /// <summary>Packs k [k0, k0+kc) × columns [j0, j0+cols) of op(B) into ceil(cols/nr) panels of kc·nr floats.</summary>
+    public static void PackB(in GemmProblem p, int k0, int kc, int j0, int cols, int nr, float* dst)
     {
         var b = p.B;
         int k = k0, done = 0;
@@ -45,12 +45,12 @@ internal static unsafe class GemmPacking
             int seg = k / p.SegLen, kk = k - seg * p.SegLen;
             int len = Math.Min(p.SegLen - kk, kc - done);
             float* src = b.Ptr + seg * b.SegStride + (b.Trans ? (long)j0 * b.Ld + kk : (long)kk * b.Ld + j0);
-            for (int c0 = 0; c0 < cols; c0 += NR)
+            for (int c0 = 0; c0 < cols; c0 += nr)
             {
-                float* panel = dst + (long)(c0 / NR) * kc * NR + done * NR;
-                int w = Math.Min(NR, cols - c0);
-                if (b.Trans) GatherRows(src + (long)c0 * b.Ld, b.Ld, len, w, NR, panel);
-                else CopyRows(src + c0, b.Ld, len, w, NR, panel);
+                float* panel = dst + (long)(c0 / nr) * kc * nr + done * nr;
+                int w = Math.Min(nr, cols - c0);
+                if (b.Trans) GatherRows(src + (long)c0 * b.Ld, b.Ld, len, w, nr, panel);
+                else CopyRows(src + c0, b.Ld, len, w, nr, panel);
             }
             done += len;
             k += len;
@@ -60,13 +60,10 @@ internal static unsafe class GemmPacking
     /// <summary>dst[k·width + r] = src[k·ld + r] for r &lt; count, zero for count ≤ r &lt; width.</summary>
     private static void CopyRows(float* src, int ld, int len, int count, int width, float* dst)
     {
-        if (count == width && width == 16 && Avx.IsSupported)
+        if (count == width && width % 8 == 0 && Avx.IsSupported)
         {
-            for (int k = 0; k < len; k++, src += ld, dst += 16)
-            {
-                Avx.Store(dst, Avx.LoadVector256(src));
-                Avx.Store(dst + 8, Avx.LoadVector256(src + 8));
-            }
+            for (int k = 0; k < len; k++, src += ld, dst += width)
+                for (int j = 0; j < width; j += 8) Avx.Store(dst + j, Avx.LoadVector256(src + j));
             return;
         }
         for (int k = 0; k < len; k++, src += ld, dst += width)
@@ -83,12 +80,10 @@ internal static unsafe class GemmPacking
         int k = 0;
         if (Avx.IsSupported && count == width)
         {
-            if (width == 16)
+            if (width % 8 == 0)
                 for (; k + 8 <= len; k += 8)
-                {
-                    Transpose8Store(src + k, ld, dst + k * 16, 16);
-                    Transpose8Store(src + 8L * ld + k, ld, dst + k * 16 + 8, 16);
-                }
+                    for (int r = 0; r < width; r += 8)
+                        Transpose8Store(src + (long)r * ld + k, ld, dst + k * width + r, width);
             else if (width == 6)
                 for (; k + 8 <= len; k += 8) Transpose6x8Store(src + k, ld, dst + k * 6);
         }
