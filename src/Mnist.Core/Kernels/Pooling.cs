@@ -6,8 +6,8 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// Max and average pooling over a batch of NCHW images. Max pooling records, for each output, the
 /// flat input index (within the batch) of the winning element so backward is a scatter.
-/// The 2×2 stride-2 window (the classic network's) has its own loops, AVX2 for eight outputs at a
-/// time; every path picks the same winner as the reference (first maximum in window order).
+/// The 2×2 stride-2 window (the classic network's) has its own branch-free AVX2 loop, eight outputs
+/// at a time; every path picks the same winner as the reference (first maximum in window order).
 /// </summary>
 public static class Pooling
 {
@@ -126,11 +126,21 @@ public static class Pooling
                 }
     }
 
+    /// <summary>
+    /// 2×2 stride 2: eight outputs of a row at a time from two rows of sixteen inputs, branch-free
+    /// (random data makes every comparison a coin toss for the branch predictor). Short or odd rows
+    /// use masked loads and stores, so no element outside the row is read or written.
+    /// </summary>
     private static unsafe void MaxHalving(in PoolGeometry g, int planes, float* x, float* y, int* argmax)
     {
+        if (!Avx2.IsSupported)
+        {
+            MaxGeneral(g, planes, x, y, argmax);
+            return;
+        }
         int w = g.Width, ow = g.OutW;
-        bool avx = Avx2.IsSupported;
-        var lane = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var evenOffsets = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
         var one = Vector256.Create(1);
         var width = Vector256.Create(w);
         for (int p = 0; p < planes; p++)
@@ -140,46 +150,64 @@ public static class Pooling
                 float* r0 = x + start, r1 = r0 + w;
                 float* o = y + (long)p * g.OutPlane + oy * ow;
                 int* a = argmax + (long)p * g.OutPlane + oy * ow;
-                int ox = 0;
-                if (avx)
-                    for (; ox + 8 <= ow; ox += 8)
+                for (int ox = 0; ox < ow; ox += 8)
+                {
+                    int count = Math.Min(8, ow - ox);
+                    // Masks for the 2·count inputs (two vectors) and the count outputs.
+                    var inLo = Vector256.LessThan(lanes, Vector256.Create(2 * count)).AsSingle();
+                    var inHi = Vector256.LessThan(lanes, Vector256.Create(2 * count - 8)).AsSingle();
+                    var (e0, o0) = Deinterleave(r0 + 2 * ox, count, inLo, inHi);
+                    var (e1, o1) = Deinterleave(r1 + 2 * ox, count, inLo, inHi);
+                    var upper = Vector256.Create(start + 2 * ox) + evenOffsets;
+                    var lower = upper + width;
+                    // Strictly greater, in window order: ties keep the earlier element, as the reference does.
+                    var best = e0;
+                    var index = upper;
+                    var take = Avx.CompareGreaterThan(o0, best);
+                    best = Avx.BlendVariable(best, o0, take);
+                    index = Avx2.BlendVariable(index, upper + one, take.AsInt32());
+                    take = Avx.CompareGreaterThan(e1, best);
+                    best = Avx.BlendVariable(best, e1, take);
+                    index = Avx2.BlendVariable(index, lower, take.AsInt32());
+                    take = Avx.CompareGreaterThan(o1, best);
+                    best = Avx.BlendVariable(best, o1, take);
+                    index = Avx2.BlendVariable(index, lower + one, take.AsInt32());
+                    if (count == 8)
                     {
-                        var (e0, o0) = Deinterleave(r0 + 2 * ox);
-                        var (e1, o1) = Deinterleave(r1 + 2 * ox);
-                        var index = Vector256.Create(start + 2 * ox) + lane;
-                        var best = e0;
-                        // Strictly greater, in window order: ties keep the earlier element, as the reference does.
-                        var take = Avx.CompareGreaterThan(o0, best);
-                        best = Avx.BlendVariable(best, o0, take);
-                        index = Avx2.BlendVariable(index, index + one, take.AsInt32());
-                        take = Avx.CompareGreaterThan(e1, best);
-                        best = Avx.BlendVariable(best, e1, take);
-                        var lower = Vector256.Create(start + 2 * ox) + lane + width;
-                        index = Avx2.BlendVariable(index, lower, take.AsInt32());
-                        take = Avx.CompareGreaterThan(o1, best);
-                        best = Avx.BlendVariable(best, o1, take);
-                        index = Avx2.BlendVariable(index, lower + one, take.AsInt32());
                         Avx.Store(o + ox, best);
                         Avx.Store(a + ox, index);
                     }
-                for (; ox < ow; ox++)
-                {
-                    int i = 2 * ox, best = i;
-                    float v = r0[i];
-                    if (r0[i + 1] > v) { v = r0[i + 1]; best = i + 1; }
-                    if (r1[i] > v) { v = r1[i]; best = i + w; }
-                    if (r1[i + 1] > v) { v = r1[i + 1]; best = i + w + 1; }
-                    o[ox] = v;
-                    a[ox] = start + best;
+                    else
+                    {
+                        var outMask = Vector256.LessThan(lanes, Vector256.Create(count));
+                        Avx.MaskStore(o + ox, outMask.AsSingle(), best);
+                        Avx2.MaskStore(a + ox, outMask, index);
+                    }
                 }
             }
     }
 
-    /// <summary>16 consecutive floats → (the 8 at even positions, the 8 at odd positions).</summary>
-    private static unsafe (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* p)
+    /// <summary>2·count consecutive floats (masked when count &lt; 8) → (those at even positions, those at odd positions).</summary>
+    private static unsafe (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* p, int count,
+        Vector256<float> maskLo, Vector256<float> maskHi)
     {
-        var lo = Avx.LoadVector256(p);
-        var hi = Avx.LoadVector256(p + 8);
+        Vector256<float> lo, hi;
+        if (count == 8)
+        {
+            lo = Avx.LoadVector256(p);
+            hi = Avx.LoadVector256(p + 8);
+        }
+        else
+        {
+            lo = Avx.MaskLoad(p, maskLo);
+            hi = Avx.MaskLoad(p + 8, maskHi);
+        }
+        return Deinterleave(lo, hi);
+    }
+
+    /// <summary>16 floats in two vectors → (the 8 at even positions, the 8 at odd positions).</summary>
+    private static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(Vector256<float> lo, Vector256<float> hi)
+    {
         // Shuffle works within 128-bit halves; the 64-bit permute puts the halves back in order.
         var even = Avx.Shuffle(lo, hi, 0b10_00_10_00);
         var odd = Avx.Shuffle(lo, hi, 0b11_01_11_01);
