@@ -78,14 +78,24 @@ internal static unsafe class GemmPacking
     private static void GatherRows(float* src, int ld, int len, int count, int width, float* dst)
     {
         int k = 0;
-        if (Avx.IsSupported && count == width)
+        if (Avx.IsSupported && count == width && (width % 8 == 0 || width == 6))
         {
-            if (width % 8 == 0)
-                for (; k + 8 <= len; k += 8)
+            for (; k + 8 <= len; k += 8)
+                if (width == 6) Transpose6x8Store(src + k, ld, dst + k * 6);
+                else
                     for (int r = 0; r < width; r += 8)
                         Transpose8Store(src + (long)r * ld + k, ld, dst + k * width + r, width);
-            else if (width == 6)
-                for (; k + 8 <= len; k += 8) Transpose6x8Store(src + k, ld, dst + k * 6);
+            // The last k < 8 (segment and slice ends): masked loads, only those k stored.
+            int rest = len - k;
+            if (rest > 0)
+            {
+                var mask = Vector256.LessThan(Lanes, Vector256.Create(rest)).AsSingle();
+                if (width == 6) TransposePartial(src + k, ld, 6, rest, mask, dst + k * 6, 6);
+                else
+                    for (int r = 0; r < width; r += 8)
+                        TransposePartial(src + (long)r * ld + k, ld, 8, rest, mask, dst + k * width + r, width);
+            }
+            return;
         }
         for (; k < len; k++)
         {
@@ -120,6 +130,32 @@ internal static unsafe class GemmPacking
     }
 
     private static readonly Vector256<int> FirstSix = Vector256.Create(-1, -1, -1, -1, -1, -1, 0, 0);
+    private static readonly Vector256<int> Lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+
+    /// <summary>
+    /// Transposes rows (6 or 8) × kCount (&lt; 8) elements: masked loads of the kCount valid columns,
+    /// then kCount output groups of <paramref name="rows"/> floats at dst + k·dstStride. Six-wide groups
+    /// are packed back to back (each 8-wide store is overwritten past six by the next, the last is masked).
+    /// </summary>
+    private static void TransposePartial(float* src, int ld, int rows, int kCount, Vector256<float> mask, float* dst, int dstStride)
+    {
+        var r0 = Avx.MaskLoad(src, mask);
+        var r1 = Avx.MaskLoad(src + ld, mask);
+        var r2 = Avx.MaskLoad(src + 2L * ld, mask);
+        var r3 = Avx.MaskLoad(src + 3L * ld, mask);
+        var r4 = Avx.MaskLoad(src + 4L * ld, mask);
+        var r5 = Avx.MaskLoad(src + 5L * ld, mask);
+        var r6 = rows == 8 ? Avx.MaskLoad(src + 6L * ld, mask) : Vector256<float>.Zero;
+        var r7 = rows == 8 ? Avx.MaskLoad(src + 7L * ld, mask) : Vector256<float>.Zero;
+        Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        Span<Vector256<float>> groups = [r0, r1, r2, r3, r4, r5, r6, r7];
+        for (int k = 0; k < kCount; k++)
+        {
+            float* d = dst + k * dstStride;
+            if (rows == 8 || k < kCount - 1) Avx.Store(d, groups[k]);
+            else Avx.MaskStore(d, FirstSix.AsSingle(), groups[k]);
+        }
+    }
 
     /// <summary>
     /// 6 rows × 8 k into 8 groups of 6: each 8-wide store spills two lanes into the next group,
