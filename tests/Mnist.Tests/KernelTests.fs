@@ -265,14 +265,14 @@ let private convolutionTests =
                     (convReference g outC batch x w bias dy) (convFast g outC batch x w bias dy (Workspace()))
         }
 
-        test "backward weights without (or after another) forward recomputes the columns" {
+        test "backward weights depends on its arguments only (fresh workspace, or after a forward on other data)" {
             for (g, outC, batch) in convCases |> List.filter (fun (_, _, b) -> b = 3) do
                 let x, w, bias, dy = convInputs g outC batch 31
                 let expected = convReference g outC batch x w bias dy
                 let dw, db = Array.zeroCreate<float32> (outC * g.ColRows), Array.zeroCreate<float32> outC
                 Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, Workspace())
                 expectClose (sumTolerance (batch * g.ColCols)) $"{g} dw, fresh workspace" expected.Dw dw
-                // A forward over another input leaves its own columns; the weights must still follow x.
+                // A forward over another input in between (an evaluation pass) must not matter.
                 let ws = Workspace()
                 let other = rand 99 x.Length
                 Convolution.Forward(&g, outC, batch, other, w, bias, Array.zeroCreate<float32> (batch * outC * g.ColCols), ws)

@@ -72,8 +72,7 @@ internal static unsafe class GemmDriver
         int kBlocks = KSlices(p);
         int mcMax = Math.Min(MC, RoundUp(m1 - m0, MR));
         int ncMax = Math.Min(NC, RoundUp(n1 - n0, nr));
-        int kcMax = 0;
-        for (int kb = 0; kb < kBlocks; kb++) kcMax = Math.Max(kcMax, KSlice(p, kb, kBlocks).Length);
+        int kcMax = (p.K + kBlocks - 1) / kBlocks;
         float* packA = Buffer(ref _packA, mcMax * kcMax);
         float* packB = Buffer(ref _packB, ncMax * kcMax);
         float* edge = stackalloc float[MR * MaxNR];
@@ -108,23 +107,13 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
-    /// How many KC-deep slices K is cut into. They depend on the problem's shape only (never on the
-    /// thread split), which keeps threaded results bit-identical. Segmented K (a batch of images)
-    /// is cut between whole segments when a segment fits in a slice, so no slice straddles two images.
+    /// K is cut into even KC-deep slices that depend on K alone (never on the thread split), which
+    /// keeps threaded results bit-identical.
     /// </summary>
-    private static int KSlices(in GemmProblem p) =>
-        p.SegCount > 1 && p.SegLen <= KC
-            ? (p.SegCount + KC / p.SegLen - 1) / (KC / p.SegLen)
-            : (p.K + KC - 1) / KC;
+    private static int KSlices(in GemmProblem p) => (p.K + KC - 1) / KC;
 
-    /// <summary>Start and length of slice kb of <paramref name="slices"/>, as even as the cut allows.</summary>
     private static (int Start, int Length) KSlice(in GemmProblem p, int kb, int slices)
     {
-        if (p.SegCount > 1 && p.SegLen <= KC)
-        {
-            int s0 = (int)((long)p.SegCount * kb / slices), s1 = (int)((long)p.SegCount * (kb + 1) / slices);
-            return (s0 * p.SegLen, (s1 - s0) * p.SegLen);
-        }
         int k0 = (int)((long)p.K * kb / slices), k1 = (int)((long)p.K * (kb + 1) / slices);
         return (k0, k1 - k0);
     }

@@ -17,21 +17,13 @@ internal static unsafe class GemmPacking
     public static void PackA(in GemmProblem p, int i0, int rows, int k0, int kc, float* dst)
     {
         var a = p.A;
-        int k = k0, done = 0;
-        while (done < kc)
+        float* src = a.Ptr + (a.Trans ? (long)k0 * a.Ld + i0 : (long)i0 * a.Ld + k0);
+        for (int r0 = 0; r0 < rows; r0 += MR)
         {
-            int seg = k / p.SegLen, kk = k - seg * p.SegLen;
-            int len = Math.Min(p.SegLen - kk, kc - done);
-            float* src = a.Ptr + seg * a.SegStride + (a.Trans ? (long)kk * a.Ld + i0 : (long)i0 * a.Ld + kk);
-            for (int r0 = 0; r0 < rows; r0 += MR)
-            {
-                float* panel = dst + (long)(r0 / MR) * kc * MR + done * MR;
-                int h = Math.Min(MR, rows - r0);
-                if (a.Trans) CopyRows(src + r0, a.Ld, len, h, MR, panel);
-                else GatherRows(src + (long)r0 * a.Ld, a.Ld, len, h, MR, panel);
-            }
-            done += len;
-            k += len;
+            float* panel = dst + (long)(r0 / MR) * kc * MR;
+            int h = Math.Min(MR, rows - r0);
+            if (a.Trans) CopyRows(src + r0, a.Ld, kc, h, MR, panel);
+            else GatherRows(src + (long)r0 * a.Ld, a.Ld, kc, h, MR, panel);
         }
     }
 
@@ -39,21 +31,13 @@ internal static unsafe class GemmPacking
     public static void PackB(in GemmProblem p, int k0, int kc, int j0, int cols, int nr, float* dst)
     {
         var b = p.B;
-        int k = k0, done = 0;
-        while (done < kc)
+        float* src = b.Ptr + (b.Trans ? (long)j0 * b.Ld + k0 : (long)k0 * b.Ld + j0);
+        for (int c0 = 0; c0 < cols; c0 += nr)
         {
-            int seg = k / p.SegLen, kk = k - seg * p.SegLen;
-            int len = Math.Min(p.SegLen - kk, kc - done);
-            float* src = b.Ptr + seg * b.SegStride + (b.Trans ? (long)j0 * b.Ld + kk : (long)kk * b.Ld + j0);
-            for (int c0 = 0; c0 < cols; c0 += nr)
-            {
-                float* panel = dst + (long)(c0 / nr) * kc * nr + done * nr;
-                int w = Math.Min(nr, cols - c0);
-                if (b.Trans) GatherRows(src + (long)c0 * b.Ld, b.Ld, len, w, nr, panel);
-                else CopyRows(src + c0, b.Ld, len, w, nr, panel);
-            }
-            done += len;
-            k += len;
+            float* panel = dst + (long)(c0 / nr) * kc * nr;
+            int w = Math.Min(nr, cols - c0);
+            if (b.Trans) GatherRows(src + (long)c0 * b.Ld, b.Ld, kc, w, nr, panel);
+            else CopyRows(src + c0, b.Ld, kc, w, nr, panel);
         }
     }
 
@@ -85,7 +69,7 @@ internal static unsafe class GemmPacking
                 else
                     for (int r = 0; r < width; r += 8)
                         Transpose8Store(src + (long)r * ld + k, ld, dst + k * width + r, width);
-            // The last k < 8 (segment and slice ends): masked loads, only those k stored.
+            // The last k < 8: masked loads, only those k stored.
             int rest = len - k;
             if (rest > 0)
             {
