@@ -8,7 +8,8 @@ namespace Mnist.Core.Kernels;
 /// </summary>
 /// <remarks>
 /// im2col + GEMM, one image at a time, so each image's column matrix (C·KH·KW × OH·OW) is unfolded
-/// into a per-thread scratch (workspace slot 0) that stays in the core's cache while the GEMM reads it.
+/// into a per-thread scratch (workspace slot 0) that stays in the core's cache while the GEMM reads it,
+/// and the weights are packed for the GEMM once per call (slot 2), not once per image.
 /// Forward: y_n = W·cols_n + bias. BackwardData: cols = Wᵀ·dy_n, folded into dx_n. Both thread over
 /// images. BackwardWeights: dW = Σ_n dy_n·cols_nᵀ, threaded over slices of the weight matrix's
 /// C·KH·KW side (each thread unfolds only its own rows) and summed over the images in order inside
@@ -19,7 +20,7 @@ namespace Mnist.Core.Kernels;
 /// </remarks>
 public static class Convolution
 {
-    private const int ScratchSlot = 0, TransposeSlot = 1;
+    private const int ScratchSlot = 0, TransposeSlot = 1, WeightsSlot = 2;
 
     public static unsafe void Forward(in ConvGeometry g, int outChannels, int batch, ReadOnlySpan<float> x,
         ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Workspace ws)
@@ -30,10 +31,13 @@ public static class Convolution
         if (batch == 0) return;
         bool direct = IsPointwise(g);
         var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * g.ColRows * g.ColCols);
-        fixed (float* px = x, pw = w, pb = bias, py = y, ps = scratch)
+        var packedW = ws.Get(WeightsSlot, GemmDriver.PackedASize(outChannels, g.ColRows));
+        fixed (float* px = x, pw = w, pb = bias, py = y, ps = scratch, pp = packedW)
         {
+            // W is op(A) of every image's product: pack it once for all of them.
+            GemmDriver.PackWholeA(ForwardProduct(g, outChannels, pw, null, null, null), pp);
             var job = _forward ??= new ForwardJob();
-            job.Set(g, outChannels, px, pw, pb, py, ps, direct);
+            job.Set(g, outChannels, px, pw, pb, py, ps, pp, direct);
             RunImages(batch, job, Flops(g, outChannels, batch));
         }
     }
@@ -47,10 +51,13 @@ public static class Convolution
         if (batch == 0) return;
         bool direct = IsPointwise(g);
         var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * g.ColRows * g.ColCols);
-        fixed (float* pdy = dy, pw = w, pdx = dx, ps = scratch)
+        var packedW = ws.Get(WeightsSlot, GemmDriver.PackedASize(g.ColRows, outChannels));
+        fixed (float* pdy = dy, pw = w, pdx = dx, ps = scratch, pp = packedW)
         {
+            // Wᵀ is op(A) of every image's product: pack it once for all of them.
+            GemmDriver.PackWholeA(DataProduct(g, outChannels, pw, null, null, null), pp);
             var job = _backwardData ??= new BackwardDataJob();
-            job.Set(g, outChannels, pdy, pw, pdx, ps, direct);
+            job.Set(g, outChannels, pdy, pw, pdx, ps, pp, direct);
             RunImages(batch, job, Flops(g, outChannels, batch));
         }
     }
@@ -95,6 +102,16 @@ public static class Convolution
     [ThreadStatic] private static BackwardDataJob? _backwardData;
     [ThreadStatic] private static BackwardWeightsJob? _backwardWeights;
 
+    /// <summary>y_n (O×OH·OW) = W (O×CKK) · cols_n (CKK×OH·OW).</summary>
+    private static unsafe GemmProblem ForwardProduct(in ConvGeometry g, int outChannels, float* w, float* cols, float* y, float* packedW) =>
+        new(outChannels, g.ColCols, g.ColRows, new GemmOperand(w, g.ColRows, false), new GemmOperand(cols, g.ColCols, false),
+            y, g.ColCols, 0f, packedW);
+
+    /// <summary>cols_n (CKK×OH·OW) = Wᵀ (CKK×O) · dy_n (O×OH·OW).</summary>
+    private static unsafe GemmProblem DataProduct(in ConvGeometry g, int outChannels, float* w, float* dy, float* cols, float* packedW) =>
+        new(g.ColRows, g.ColCols, outChannels, new GemmOperand(w, g.ColRows, true), new GemmOperand(dy, g.ColCols, false),
+            cols, g.ColCols, 0f, packedW);
+
     private static bool IsPointwise(in ConvGeometry g) => g.KernelH == 1 && g.KernelW == 1 && g.Stride == 1 && g.Pad == 0;
 
     private static double Flops(in ConvGeometry g, int outChannels, int batch) =>
@@ -133,12 +150,13 @@ public static class Convolution
     {
         private ConvGeometry _g;
         private int _out;
-        private float* _x, _w, _bias, _y, _scratch;
+        private float* _x, _w, _bias, _y, _scratch, _packedW;
         private bool _direct;
 
-        public void Set(in ConvGeometry g, int outChannels, float* x, float* w, float* bias, float* y, float* scratch, bool direct)
+        public void Set(in ConvGeometry g, int outChannels, float* x, float* w, float* bias, float* y, float* scratch,
+            float* packedW, bool direct)
         {
-            _g = g; _out = outChannels; _x = x; _w = w; _bias = bias; _y = y; _scratch = scratch; _direct = direct;
+            _g = g; _out = outChannels; _x = x; _w = w; _bias = bias; _y = y; _scratch = scratch; _packedW = packedW; _direct = direct;
         }
 
         public void Run(int n, int thread)
@@ -151,8 +169,7 @@ public static class Convolution
                 Im2Col.Unfold(_g, image, cols, 0, rows);
             }
             float* y = _y + (long)n * _out * pixels;
-            GemmDriver.Run(new GemmProblem(_out, pixels, rows,
-                new GemmOperand(_w, rows, false), new GemmOperand(cols, pixels, false), y, pixels, 0f));
+            GemmDriver.Run(ForwardProduct(_g, _out, _w, cols, y, _packedW));
             for (int o = 0; o < _out; o++) Elementwise.AddScalar(new Span<float>(y + (long)o * pixels, pixels), _bias[o]);
         }
     }
@@ -162,12 +179,12 @@ public static class Convolution
     {
         private ConvGeometry _g;
         private int _out;
-        private float* _dy, _w, _dx, _scratch;
+        private float* _dy, _w, _dx, _scratch, _packedW;
         private bool _direct;
 
-        public void Set(in ConvGeometry g, int outChannels, float* dy, float* w, float* dx, float* scratch, bool direct)
+        public void Set(in ConvGeometry g, int outChannels, float* dy, float* w, float* dx, float* scratch, float* packedW, bool direct)
         {
-            _g = g; _out = outChannels; _dy = dy; _w = w; _dx = dx; _scratch = scratch; _direct = direct;
+            _g = g; _out = outChannels; _dy = dy; _w = w; _dx = dx; _scratch = scratch; _packedW = packedW; _direct = direct;
         }
 
         public void Run(int n, int thread)
@@ -175,8 +192,7 @@ public static class Convolution
             int rows = _g.ColRows, pixels = _g.ColCols;
             float* dx = _dx + (long)n * _g.ImageSize;
             float* cols = _direct ? dx : _scratch + (long)thread * rows * pixels;
-            GemmDriver.Run(new GemmProblem(rows, pixels, _out,
-                new GemmOperand(_w, rows, true), new GemmOperand(_dy + (long)n * _out * pixels, pixels, false), cols, pixels, 0f));
+            GemmDriver.Run(DataProduct(_g, _out, _w, _dy + (long)n * _out * pixels, cols, _packedW));
             if (_direct) return;
             new Span<float>(dx, _g.ImageSize).Clear();
             Im2Col.FoldDestroying(_g, cols, dx);

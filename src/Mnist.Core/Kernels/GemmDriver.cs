@@ -73,7 +73,7 @@ internal static unsafe class GemmDriver
         int mcMax = Math.Min(MC, RoundUp(m1 - m0, MR));
         int ncMax = Math.Min(NC, RoundUp(n1 - n0, nr));
         int kcMax = (p.K + kBlocks - 1) / kBlocks;
-        float* packA = Buffer(ref _packA, mcMax * kcMax);
+        float* packA = p.PackedA != null ? null : Buffer(ref _packA, mcMax * kcMax);
         float* packB = Buffer(ref _packB, ncMax * kcMax);
         float* edge = stackalloc float[MR * MaxNR];
         for (int jc = n0; jc < n1; jc += NC)
@@ -87,14 +87,16 @@ internal static unsafe class GemmDriver
                 for (int ic = m0; ic < m1; ic += MC)
                 {
                     int mc = Math.Min(MC, m1 - ic);
-                    GemmPacking.PackA(p, ic, mc, k0, kc, packA);
+                    float* blockA = packA;
+                    if (p.PackedA != null) blockA = p.PackedA + (long)RoundUp(p.M, MR) * k0 + (long)(ic / MR) * kc * MR;
+                    else GemmPacking.PackA(p, ic, mc, k0, kc, packA);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         float* bp = packB + (long)(jr / nr) * kc * nr;
                         int w = Math.Min(nr, nc - jr);
                         for (int ir = 0; ir < mc; ir += MR)
                         {
-                            float* ap = packA + (long)(ir / MR) * kc * MR;
+                            float* ap = blockA + (long)(ir / MR) * kc * MR;
                             float* c = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
                             int h = Math.Min(MR, mc - ir);
                             if (h == MR && w == nr) Tile(path, kc, ap, bp, c, p.Ldc, accumulate);
@@ -103,6 +105,23 @@ internal static unsafe class GemmDriver
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Floats <see cref="PackWholeA"/> writes for an m×k op(A).</summary>
+    public static int PackedASize(int m, int k) => RoundUp(m, MR) * k + 64;
+
+    /// <summary>
+    /// Packs all of op(A), slice after slice (slice kb at RoundUp(M, MR)·k0), for problems that set
+    /// <see cref="GemmProblem.PackedA"/>. Row blocks must then start on multiples of MR, as all do here.
+    /// </summary>
+    public static void PackWholeA(in GemmProblem p, float* dst)
+    {
+        int slices = KSlices(p);
+        for (int kb = 0; kb < slices; kb++)
+        {
+            var (k0, kc) = KSlice(p, kb, slices);
+            GemmPacking.PackA(p, 0, p.M, k0, kc, dst + (long)RoundUp(p.M, MR) * k0);
         }
     }
 

@@ -8,9 +8,15 @@ internal readonly unsafe struct GemmOperand(float* ptr, int ld, bool trans)
     public readonly bool Trans = trans;
 }
 
-/// <summary>C (m×n, row-major, ldc) = op(A)·op(B) + beta·C with op(A) m×k and op(B) k×n.</summary>
-internal readonly unsafe struct GemmProblem(int m, int n, int k, GemmOperand a, GemmOperand b, float* c, int ldc, float beta)
+/// <summary>
+/// C (m×n, row-major, ldc) = op(A)·op(B) + beta·C with op(A) m×k and op(B) k×n. When op(A) is the
+/// same across many products (a convolution's weights, image after image), PackedA may point to it
+/// packed once by <see cref="GemmDriver.PackWholeA"/>, and the products skip packing it.
+/// </summary>
+internal readonly unsafe struct GemmProblem(int m, int n, int k, GemmOperand a, GemmOperand b, float* c, int ldc, float beta,
+    float* packedA = null)
 {
+    public readonly float* PackedA = packedA;
     public readonly int M = m, N = n, K = k;
     public readonly GemmOperand A = a, B = b;
     public readonly float* C = c;
