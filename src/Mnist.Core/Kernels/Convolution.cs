@@ -11,16 +11,19 @@ namespace Mnist.Core.Kernels;
 /// into a per-thread scratch (workspace slot 0) that stays in the core's cache while the GEMM reads it,
 /// and the weights are packed for the GEMM once per call (slot 2), not once per image.
 /// Forward: y_n = W·cols_n + bias. BackwardData: cols = Wᵀ·dy_n, folded into dx_n. Both thread over
-/// images. BackwardWeights: dW = Σ_n dy_n·cols_nᵀ, threaded over slices of the weight matrix's
-/// C·KH·KW side (each thread unfolds only its own rows) and summed over the images in order inside
-/// each slice, so the result does not depend on the thread count. It unfolds x again rather than
+/// images. BackwardWeights: dW = Σ_n dy_n·cols_nᵀ, summed image by image within up to eight fixed
+/// groups of images (threaded over groups), then group by group; the groups depend on the batch
+/// alone, so the result does not depend on the thread count. It unfolds x again rather than
 /// keeping Forward's columns (a batch of them is 14 MB for the classic conv2): recomputing them
 /// measured no slower than streaming them back, and BackwardWeights then depends on nothing but its
 /// arguments. A 1×1, stride-1, unpadded convolution uses x itself as its column matrix.
 /// </remarks>
 public static class Convolution
 {
-    private const int ScratchSlot = 0, TransposeSlot = 1, WeightsSlot = 2;
+    private const int ScratchSlot = 0, PartialsSlot = 1, WeightsSlot = 2;
+
+    /// <summary>Most image groups BackwardWeights sums separately (and so most threads it uses).</summary>
+    private const int WeightGroups = 8;
 
     public static unsafe void Forward(in ConvGeometry g, int outChannels, int batch, ReadOnlySpan<float> x,
         ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Workspace ws)
@@ -79,21 +82,25 @@ public static class Convolution
         bool direct = IsPointwise(g);
         // dWᵀ = Σ cols·dyᵀ when that wastes less of the tiles (conv1: 32×9 becomes 9×32).
         bool transposed = TileUse(rows, outChannels) > 1.1 * TileUse(outChannels, rows);
-        // Slices of the C·KH·KW side, cut on tile boundaries (rows of a tile when transposed, else columns).
-        int tile = transposed ? GemmMicroKernels.MR : GemmDriver.NR;
-        int slices = Flops(g, outChannels, batch) < GemmDriver.ParallelFlops ? 1
-            : Math.Min(KernelThreads.ThreadsFor(int.MaxValue), (rows + tile - 1) / tile);
-        var scratch = direct ? default : ws.Get(ScratchSlot, slices * rows * g.ColCols);
-        var dwT = transposed ? ws.Get(TransposeSlot, rows * outChannels) : default;
-        fixed (float* px = x, pdy = dy, pdw = dw, ps = scratch, pt = dwT)
+        // Fixed groups of images, each summed into its own partial dW, then the partials in group
+        // order: the grouping depends on the batch only, so any number of threads gives the same bits.
+        int groups = Math.Min(batch, WeightGroups), size = rows * outChannels;
+        bool parallel = Flops(g, outChannels, batch) >= GemmDriver.ParallelFlops;
+        int threads = parallel ? KernelThreads.ThreadsFor(groups) : 1;
+        var scratch = direct ? default : ws.Get(ScratchSlot, threads * rows * g.ColCols);
+        var partials = ws.Get(PartialsSlot, groups * size);
+        fixed (float* px = x, pdy = dy, pdw = dw, ps = scratch, pp = partials)
         {
             var job = _backwardWeights ??= new BackwardWeightsJob();
-            job.Set(g, outChannels, batch, px, pdy, transposed ? pt : pdw, ps, direct, transposed, slices, tile);
-            if (slices > 1) KernelThreads.For(slices, job);
-            else job.Run(0, 0);
+            job.Set(g, outChannels, batch, groups, px, pdy, pp, ps, direct, transposed);
+            if (parallel && threads > 1) KernelThreads.For(groups, job);
+            else for (int t = 0; t < groups; t++) job.Run(t, 0);
+            var sum = new Span<float>(pp, size);
+            for (int t = 1; t < groups; t++) Elementwise.AddInPlace(sum, new ReadOnlySpan<float>(pp + (long)t * size, size));
             if (transposed)
                 for (int o = 0; o < outChannels; o++)
-                    for (int r = 0; r < rows; r++) pdw[o * rows + r] = pt[r * outChannels + o];
+                    for (int r = 0; r < rows; r++) pdw[o * rows + r] = pp[r * outChannels + o];
+            else sum.CopyTo(dw);
         }
         Elementwise.SumChannels(dy, batch, g.ColCols, db[..outChannels]);
     }
@@ -200,43 +207,42 @@ public static class Convolution
     }
 
     /// <summary>
-    /// One slice [r0, r1) of the C·KH·KW side of dW: for each image in order, unfold those rows of its
-    /// columns and add dy_n·colsᵀ (or cols·dy_nᵀ into dWᵀ) to the slice; the first image overwrites.
+    /// One group of images: for each in order, unfold its columns and add dy_n·colsᵀ (or cols·dy_nᵀ,
+    /// which is dWᵀ) into the group's partial; the group's first image overwrites it.
     /// </summary>
     private sealed unsafe class BackwardWeightsJob : IParallelWork
     {
         private ConvGeometry _g;
-        private int _out, _batch, _slices, _tile;
-        private float* _x, _dy, _dw, _scratch;
+        private int _out, _batch, _groups;
+        private float* _x, _dy, _partials, _scratch;
         private bool _direct, _transposed;
 
-        public void Set(in ConvGeometry g, int outChannels, int batch, float* x, float* dy, float* dw, float* scratch,
-            bool direct, bool transposed, int slices, int tile)
+        public void Set(in ConvGeometry g, int outChannels, int batch, int groups, float* x, float* dy, float* partials,
+            float* scratch, bool direct, bool transposed)
         {
-            _g = g; _out = outChannels; _batch = batch; _x = x; _dy = dy; _dw = dw; _scratch = scratch;
-            _direct = direct; _transposed = transposed; _slices = slices; _tile = tile;
+            _g = g; _out = outChannels; _batch = batch; _groups = groups; _x = x; _dy = dy; _partials = partials;
+            _scratch = scratch; _direct = direct; _transposed = transposed;
         }
 
-        public void Run(int slice, int thread)
+        public void Run(int group, int thread)
         {
-            int rows = _g.ColRows, pixels = _g.ColCols, tiles = (rows + _tile - 1) / _tile;
-            int r0 = Math.Min(rows, (int)((long)tiles * slice / _slices) * _tile);
-            int r1 = Math.Min(rows, (int)((long)tiles * (slice + 1) / _slices) * _tile);
-            if (r1 <= r0) return;
+            int rows = _g.ColRows, pixels = _g.ColCols;
+            int n0 = (int)((long)_batch * group / _groups), n1 = (int)((long)_batch * (group + 1) / _groups);
+            float* partial = _partials + (long)group * rows * _out;
             float* cols = _scratch + (long)thread * rows * pixels;
-            for (int n = 0; n < _batch; n++)
+            for (int n = n0; n < n1; n++)
             {
                 float* image = _x + (long)n * _g.ImageSize;
-                if (_direct) cols = image + (long)r0 * pixels;
-                else Im2Col.Unfold(_g, image, cols, r0, r1);
+                if (_direct) cols = image;
+                else Im2Col.Unfold(_g, image, cols, 0, rows);
                 float* dy = _dy + (long)n * _out * pixels;
-                float beta = n == 0 ? 0f : 1f;
+                float beta = n == n0 ? 0f : 1f;
                 if (_transposed)
-                    GemmDriver.RunBlock(new GemmProblem(r1 - r0, _out, pixels, new GemmOperand(cols, pixels, false),
-                        new GemmOperand(dy, pixels, true), _dw + (long)r0 * _out, _out, beta), 0, r1 - r0, 0, _out);
+                    GemmDriver.RunBlock(new GemmProblem(rows, _out, pixels, new GemmOperand(cols, pixels, false),
+                        new GemmOperand(dy, pixels, true), partial, _out, beta), 0, rows, 0, _out);
                 else
-                    GemmDriver.RunBlock(new GemmProblem(_out, r1 - r0, pixels, new GemmOperand(dy, pixels, false),
-                        new GemmOperand(cols, pixels, true), _dw + r0, rows, beta), 0, _out, 0, r1 - r0);
+                    GemmDriver.RunBlock(new GemmProblem(_out, rows, pixels, new GemmOperand(dy, pixels, false),
+                        new GemmOperand(cols, pixels, true), partial, rows, beta), 0, _out, 0, rows);
             }
         }
     }
