@@ -36,10 +36,12 @@ public static class Program
                           $"AVX-512 {Avx512F.IsSupported}, AVX2+FMA {Avx2.IsSupported && Fma.IsSupported}, " +
                           $"median of {_runs} runs of ≥{_runSeconds:F2} s, {(_cpuTime ? "thread CPU time" : "wall clock")}");
         if (_cpuTime && KernelThreads.MaxThreads > 1) Console.WriteLine("(CPU time of the calling thread only: use it with --threads 1)");
+        Console.WriteLine($"load average at start: {LoadAverage()} (other processes on these cores slow every number)");
         Console.WriteLine();
         GemmTable();
         ConvolutionTable();
         StepTable();
+        Console.WriteLine($"load average at end: {LoadAverage()}");
     }
 
     // ------------------------------------------------------------------ GEMM
@@ -232,7 +234,9 @@ public static class Program
     /// <summary>Median seconds per call over several runs, each repeating the call for a minimum time.</summary>
     private static double Median(Action action, bool referenceRuns = false)
     {
-        action();
+        // Warm up long enough for the JIT's tiered compilation to settle on optimised code.
+        var warm = Stopwatch.StartNew();
+        do action(); while (!referenceRuns && warm.Elapsed.TotalSeconds < _runSeconds);
         int runs = referenceRuns ? Math.Min(_runs, 3) : _runs;
         double minSeconds = referenceRuns ? 0 : _runSeconds;
         var perCall = new double[runs];
@@ -247,6 +251,9 @@ public static class Program
         Array.Sort(perCall);
         return perCall[runs / 2];
     }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Timespec

@@ -44,10 +44,17 @@ internal static unsafe class GemmPacking
     /// <summary>dst[k·width + r] = src[k·ld + r] for r &lt; count, zero for count ≤ r &lt; width.</summary>
     private static void CopyRows(float* src, int ld, int len, int count, int width, float* dst)
     {
-        if (count == width && width % 8 == 0 && Avx.IsSupported)
+        if (Avx.IsSupported && width % 8 == 0)
         {
             for (int k = 0; k < len; k++, src += ld, dst += width)
-                for (int j = 0; j < width; j += 8) Avx.Store(dst + j, Avx.LoadVector256(src + j));
+                for (int j = 0; j < width; j += 8)
+                {
+                    int valid = Math.Clamp(count - j, 0, 8);
+                    // Masked-off lanes load as zero, which is the padding the panel needs.
+                    var v = valid == 8 ? Avx.LoadVector256(src + j)
+                        : valid > 0 ? Avx.MaskLoad(src + j, FirstLanes(valid)) : Vector256<float>.Zero;
+                    Avx.Store(dst + j, v);
+                }
             return;
         }
         for (int k = 0; k < len; k++, src += ld, dst += width)
@@ -58,30 +65,34 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>dst[k·width + r] = src[r·ld + k] for r &lt; count, zero for count ≤ r &lt; width (a transpose).</summary>
+    /// <summary>
+    /// dst[k·width + r] = src[r·ld + k] for r &lt; count, zero for count ≤ r &lt; width (a transpose),
+    /// in 8×8 blocks (6×8 for the 6-wide A panels); blocks cut by count or by the end of k are loaded
+    /// masked and stored only as far as they go.
+    /// </summary>
     private static void GatherRows(float* src, int ld, int len, int count, int width, float* dst)
     {
-        int k = 0;
-        if (Avx.IsSupported && count == width && (width % 8 == 0 || width == 6))
+        if (Avx.IsSupported && (width % 8 == 0 || width == 6))
         {
-            for (; k + 8 <= len; k += 8)
-                if (width == 6) Transpose6x8Store(src + k, ld, dst + k * 6);
-                else
-                    for (int r = 0; r < width; r += 8)
-                        Transpose8Store(src + (long)r * ld + k, ld, dst + k * width + r, width);
-            // The last k < 8: masked loads, only those k stored.
-            int rest = len - k;
-            if (rest > 0)
+            int group = width == 6 ? 6 : 8;
+            for (int k = 0; k < len; k += 8)
             {
-                var mask = Vector256.LessThan(Lanes, Vector256.Create(rest)).AsSingle();
-                if (width == 6) TransposePartial(src + k, ld, 6, rest, mask, dst + k * 6, 6);
-                else
-                    for (int r = 0; r < width; r += 8)
-                        TransposePartial(src + (long)r * ld + k, ld, 8, rest, mask, dst + k * width + r, width);
+                int kCount = Math.Min(8, len - k);
+                for (int r = 0; r < width; r += group)
+                {
+                    int rows = Math.Clamp(count - r, 0, group);
+                    float* from = src + (long)r * ld + k, to = dst + k * width + r;
+                    if (rows == group && kCount == 8)
+                    {
+                        if (group == 6) Transpose6x8Store(from, ld, to);
+                        else Transpose8Store(from, ld, to, width);
+                    }
+                    else TransposePartial(from, ld, rows, group, kCount, to, width);
+                }
             }
             return;
         }
-        for (; k < len; k++)
+        for (int k = 0; k < len; k++)
         {
             float* d = dst + k * width;
             int r = 0;
@@ -89,6 +100,8 @@ internal static unsafe class GemmPacking
             for (; r < width; r++) d[r] = 0f;
         }
     }
+
+    private static Vector256<float> FirstLanes(int n) => Vector256.LessThan(Lanes, Vector256.Create(n)).AsSingle();
 
     /// <summary>Reads an 8×8 block (8 rows of src, 8 k each) and writes it transposed: row k of the result at dst + k·dstStride.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -117,31 +130,6 @@ internal static unsafe class GemmPacking
     private static readonly Vector256<int> Lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
 
     /// <summary>
-    /// Transposes rows (6 or 8) × kCount (&lt; 8) elements: masked loads of the kCount valid columns,
-    /// then kCount output groups of <paramref name="rows"/> floats at dst + k·dstStride. Six-wide groups
-    /// are packed back to back (each 8-wide store is overwritten past six by the next, the last is masked).
-    /// </summary>
-    private static void TransposePartial(float* src, int ld, int rows, int kCount, Vector256<float> mask, float* dst, int dstStride)
-    {
-        var r0 = Avx.MaskLoad(src, mask);
-        var r1 = Avx.MaskLoad(src + ld, mask);
-        var r2 = Avx.MaskLoad(src + 2L * ld, mask);
-        var r3 = Avx.MaskLoad(src + 3L * ld, mask);
-        var r4 = Avx.MaskLoad(src + 4L * ld, mask);
-        var r5 = Avx.MaskLoad(src + 5L * ld, mask);
-        var r6 = rows == 8 ? Avx.MaskLoad(src + 6L * ld, mask) : Vector256<float>.Zero;
-        var r7 = rows == 8 ? Avx.MaskLoad(src + 7L * ld, mask) : Vector256<float>.Zero;
-        Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
-        Span<Vector256<float>> groups = [r0, r1, r2, r3, r4, r5, r6, r7];
-        for (int k = 0; k < kCount; k++)
-        {
-            float* d = dst + k * dstStride;
-            if (rows == 8 || k < kCount - 1) Avx.Store(d, groups[k]);
-            else Avx.MaskStore(d, FirstSix.AsSingle(), groups[k]);
-        }
-    }
-
-    /// <summary>
     /// 6 rows × 8 k into 8 groups of 6: each 8-wide store spills two lanes into the next group,
     /// which the next store overwrites; the last store is masked so nothing past the block changes.
     /// </summary>
@@ -165,6 +153,26 @@ internal static unsafe class GemmPacking
         Avx.Store(dst + 30, r5);
         Avx.Store(dst + 36, r6);
         Avx.MaskStore(dst + 42, FirstSix.AsSingle(), r7);
+    }
+
+    /// <summary>
+    /// The general block: <paramref name="rows"/> (0 to <paramref name="group"/>) source rows of kCount
+    /// (1 to 8) elements, missing rows read as zero; kCount output groups of <paramref name="group"/>
+    /// floats at dst + k·dstStride. Six-wide groups are packed back to back: each 8-wide store spills
+    /// two lanes that the next store overwrites, and the last is masked.
+    /// </summary>
+    private static void TransposePartial(float* src, int ld, int rows, int group, int kCount, float* dst, int dstStride)
+    {
+        var mask = FirstLanes(kCount);
+        Span<Vector256<float>> v = [default, default, default, default, default, default, default, default];
+        for (int i = 0; i < rows; i++) v[i] = Avx.MaskLoad(src + i * (long)ld, mask);
+        Transpose8x8(ref v[0], ref v[1], ref v[2], ref v[3], ref v[4], ref v[5], ref v[6], ref v[7]);
+        for (int k = 0; k < kCount; k++)
+        {
+            float* d = dst + k * dstStride;
+            if (group == 8 || k < kCount - 1) Avx.Store(d, v[k]);
+            else Avx.MaskStore(d, FirstSix.AsSingle(), v[k]);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
