@@ -351,6 +351,35 @@ let private poolingTests =
                     expectSame $"max backward {g}" dx1 dx2
         }
 
+        test "large batches (cut into plane ranges for the threads) equal the reference" {
+            for g in [ PoolGeometry(32, 28, 28, 2, 2); PoolGeometry(5, 31, 29, 3, 2) ] do
+                for threads in threadCounts do
+                    withThreads threads (fun () ->
+                        let batch = 9
+                        let x = coarse 66 (batch * g.Channels * g.InPlane)
+                        let outputs = batch * g.Channels * g.OutPlane
+                        let y1, y2 = Array.zeroCreate<float32> outputs, Array.zeroCreate<float32> outputs
+                        let a1, a2 = Array.zeroCreate<int> outputs, Array.zeroCreate<int> outputs
+                        PoolingReference.MaxForward(&g, batch, x, y1, a1)
+                        Pooling.MaxForward(&g, batch, x, y2, a2)
+                        expectSame $"max {g}, {threads} threads" y1 y2
+                        Expect.sequenceEqual a2 a1 $"argmax {g}, {threads} threads"
+                        let dy = rand 67 outputs
+                        let dx1, dx2 = Array.zeroCreate<float32> x.Length, rand 68 x.Length
+                        PoolingReference.MaxBackward(&g, batch, dy, a1, dx1)
+                        Pooling.MaxBackward(&g, batch, dy, a1, dx2)
+                        expectSame $"max backward {g}, {threads} threads" dx1 dx2)
+        }
+
+        test "max backward refuses a winner outside its output's plane" {
+            let g = PoolGeometry(2, 4, 4, 2, 2)
+            let argmax = Array.zeroCreate<int> 8
+            Pooling.MaxForward(&g, 1, rand 1 32, Array.zeroCreate<float32> 8, argmax)
+            argmax[5] <- 3 // output 5 is in plane 1, input 3 in plane 0
+            Expect.throwsT<ArgumentException> (fun () ->
+                Pooling.MaxBackward(&g, 1, rand 2 8, argmax, Array.zeroCreate<float32> 32)) "winner in another plane"
+        }
+
         test "average forward and backward equal the reference" {
             for g in poolGeometries do
                 let batch = 2
@@ -370,7 +399,8 @@ let private poolingTests =
 
 // ---------------------------------------------------------------- element-wise
 
-let private lengths = [ 0; 1; 7; 8; 9; 31; 64; 1000; 1003 ]
+/// Short lengths for the vector bodies and tails, long ones for the chunks the threads share.
+let private lengths = [ 0; 1; 7; 8; 9; 31; 64; 1000; 1003; 200_003; 1_605_632 ]
 
 /// Random values with NaN, ±0 and exact zeros mixed in, to pin down the comparisons.
 let private awkward seed n =
@@ -386,15 +416,17 @@ let private awkward seed n =
 let private elementwiseTests =
     testList "Elementwise" [
         test "relu and its backward equal the reference" {
-            for n in lengths do
-                let x, dy = awkward 81 n, rand 82 n
-                let y1, y2 = Array.create n 9.0f, Array.create n 9.0f
-                ElementwiseReference.Relu(x, y1)
-                Elementwise.Relu(x, y2)
-                expectSame $"relu {n}" y1 y2
-                ElementwiseReference.ReluBackward(x, dy, y1)
-                Elementwise.ReluBackward(x, dy, y2)
-                expectSame $"relu backward {n}" y1 y2
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for n in lengths do
+                        let x, dy = awkward 81 n, rand 82 n
+                        let y1, y2 = Array.create n 9.0f, Array.create n 9.0f
+                        ElementwiseReference.Relu(x, y1)
+                        Elementwise.Relu(x, y2)
+                        expectSame $"relu {n}, {threads} threads" y1 y2
+                        ElementwiseReference.ReluBackward(x, dy, y1)
+                        Elementwise.ReluBackward(x, dy, y2)
+                        expectSame $"relu backward {n}, {threads} threads" y1 y2)
         }
 
         test "biases and sums equal the reference" {
@@ -421,15 +453,17 @@ let private elementwiseTests =
         }
 
         test "axpy and scale equal the reference" {
-            for n in lengths do
-                let x = rand 91 n
-                let y1, y2 = rand 92 n, rand 92 n
-                ElementwiseReference.Axpy(0.37f, x, y1)
-                Elementwise.Axpy(0.37f, x, y2)
-                expectSame $"axpy {n}" y1 y2
-                ElementwiseReference.Scale(y1, -1.7f)
-                Elementwise.Scale(y2, -1.7f)
-                expectSame $"scale {n}" y1 y2
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for n in lengths do
+                        let x = rand 91 n
+                        let y1, y2 = rand 92 n, rand 92 n
+                        ElementwiseReference.Axpy(0.37f, x, y1)
+                        Elementwise.Axpy(0.37f, x, y2)
+                        expectSame $"axpy {n}, {threads} threads" y1 y2
+                        ElementwiseReference.Scale(y1, -1.7f)
+                        Elementwise.Scale(y2, -1.7f)
+                        expectSame $"scale {n}, {threads} threads" y1 y2)
         }
     ]
 

@@ -5,7 +5,9 @@ namespace Mnist.Core.Kernels;
 
 /// <summary>
 /// Max and average pooling over a batch of NCHW images. Max pooling records, for each output, the
-/// flat input index (within the batch) of the winning element so backward is a scatter.
+/// flat input index (within the batch) of the winning element so backward is a scatter (each
+/// winner must lie in its output's own plane, as MaxForward's always do). Max pooling of large
+/// batches runs on the kernel threads, a range of planes each.
 /// The 2×2 stride-2 window (the classic network's) has its own branch-free AVX2 loop, eight outputs
 /// at a time; every path picks the same winner as the reference (first maximum in window order).
 /// </summary>
@@ -15,12 +17,12 @@ public static class Pooling
     {
         Check(g, batch, x.Length, y.Length);
         if (argmax.Length < batch * g.Channels * g.OutPlane) throw new ArgumentException("pooling argmax buffer too small");
-        int planes = batch * g.Channels;
         fixed (float* px = x, py = y)
         fixed (int* pa = argmax)
         {
-            if (IsHalving(g)) MaxHalving(g, planes, px, py, pa);
-            else MaxGeneral(g, planes, px, py, pa);
+            var job = _job ??= new PlaneJob();
+            job.Set(PlaneJob.Op.MaxForward, g, batch * g.Channels, px, py, pa);
+            job.Run();
         }
     }
 
@@ -28,18 +30,74 @@ public static class Pooling
     public static unsafe void MaxBackward(in PoolGeometry g, int batch, ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, Span<float> dx)
     {
         Check(g, batch, dx.Length, dy.Length);
-        int inputs = batch * g.Channels * g.InPlane, outputs = batch * g.Channels * g.OutPlane;
-        if (argmax.Length < outputs) throw new ArgumentException("pooling argmax buffer too small");
-        dx[..inputs].Clear();
+        if (argmax.Length < batch * g.Channels * g.OutPlane) throw new ArgumentException("pooling argmax buffer too small");
         fixed (float* pdy = dy, pdx = dx)
         fixed (int* pa = argmax)
         {
-            for (int o = 0; o < outputs; o++)
+            var job = _job ??= new PlaneJob();
+            job.Set(PlaneJob.Op.MaxBackward, g, batch * g.Channels, pdx, pdy, pa);
+            job.Run();
+            if (job.BadIndex) throw new ArgumentException("pooling argmax points outside the window's plane");
+        }
+    }
+
+    /// <summary>Clears planes [p0, p1) of dx and scatters their outputs' gradients to the recorded winners.</summary>
+    private static unsafe bool MaxBackwardPlanes(in PoolGeometry g, int p0, int p1, float* dy, int* argmax, float* dx)
+    {
+        new Span<float>(dx + (long)p0 * g.InPlane, (p1 - p0) * g.InPlane).Clear();
+        for (int p = p0; p < p1; p++)
+        {
+            int start = p * g.InPlane;
+            for (int o = p * g.OutPlane, end = o + g.OutPlane; o < end; o++)
             {
-                int i = pa[o];
-                if ((uint)i >= (uint)inputs) throw new ArgumentException($"pooling argmax {i} outside the input");
-                pdx[i] += pdy[o];
+                // A winner outside its own plane would race with another thread: refuse it.
+                int i = argmax[o];
+                if ((uint)(i - start) >= (uint)g.InPlane) return false;
+                dx[i] += dy[o];
             }
+        }
+        return true;
+    }
+
+    [ThreadStatic] private static PlaneJob? _job;
+
+    /// <summary>Max pooling forward or backward over ranges of planes, on the kernel threads when large.</summary>
+    private sealed unsafe class PlaneJob : IParallelWork
+    {
+        public enum Op { MaxForward, MaxBackward }
+
+        private const int MinInputsPerTask = 1 << 16;
+        private Op _op;
+        private PoolGeometry _g;
+        private int _planes, _tasks, _bad;
+        private float* _a, _b;
+        private int* _argmax;
+
+        public bool BadIndex => _bad != 0;
+
+        /// <summary>MaxForward: a = x, b = y. MaxBackward: a = dx, b = dy.</summary>
+        public void Set(Op op, in PoolGeometry g, int planes, float* a, float* b, int* argmax)
+        {
+            _op = op; _g = g; _planes = planes; _a = a; _b = b; _argmax = argmax; _bad = 0;
+            long inputs = (long)planes * g.InPlane;
+            _tasks = (int)Math.Clamp(inputs / MinInputsPerTask, 1, Math.Max(1, planes));
+        }
+
+        public void Run()
+        {
+            if (_tasks > 1 && KernelThreads.ThreadsFor(_tasks) > 1) KernelThreads.For(_tasks, this);
+            else for (int t = 0; t < _tasks; t++) Run(t, 0);
+        }
+
+        public void Run(int task, int thread)
+        {
+            int p0 = (int)((long)_planes * task / _tasks), p1 = (int)((long)_planes * (task + 1) / _tasks);
+            if (_op == Op.MaxBackward)
+            {
+                if (!MaxBackwardPlanes(_g, p0, p1, _b, _argmax, _a)) Interlocked.Exchange(ref _bad, 1);
+            }
+            else if (IsHalving(_g)) MaxHalving(_g, p0, p1, _a, _b, _argmax);
+            else MaxGeneral(_g, p0, p1, _a, _b, _argmax);
         }
     }
 
@@ -107,9 +165,9 @@ public static class Pooling
             throw new ArgumentException($"pooling buffers too small for {g}, batch {batch}");
     }
 
-    private static unsafe void MaxGeneral(in PoolGeometry g, int planes, float* x, float* y, int* argmax)
+    private static unsafe void MaxGeneral(in PoolGeometry g, int p0, int p1, float* x, float* y, int* argmax)
     {
-        for (int p = 0; p < planes; p++)
+        for (int p = p0; p < p1; p++)
             for (int oy = 0; oy < g.OutH; oy++)
                 for (int ox = 0; ox < g.OutW; ox++)
                 {
@@ -131,11 +189,11 @@ public static class Pooling
     /// (random data makes every comparison a coin toss for the branch predictor). Short or odd rows
     /// use masked loads and stores, so no element outside the row is read or written.
     /// </summary>
-    private static unsafe void MaxHalving(in PoolGeometry g, int planes, float* x, float* y, int* argmax)
+    private static unsafe void MaxHalving(in PoolGeometry g, int p0, int p1, float* x, float* y, int* argmax)
     {
         if (!Avx2.IsSupported)
         {
-            MaxGeneral(g, planes, x, y, argmax);
+            MaxGeneral(g, p0, p1, x, y, argmax);
             return;
         }
         int w = g.Width, ow = g.OutW;
@@ -143,7 +201,7 @@ public static class Pooling
         var evenOffsets = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
         var one = Vector256.Create(1);
         var width = Vector256.Create(w);
-        for (int p = 0; p < planes; p++)
+        for (int p = p0; p < p1; p++)
             for (int oy = 0; oy < g.OutH; oy++)
             {
                 int start = p * g.InPlane + 2 * oy * w;
