@@ -371,6 +371,18 @@ let private poolingTests =
                         expectSame $"max backward {g}, {threads} threads" dx1 dx2)
         }
 
+        test "max backward scatters a winner outside its window like the reference" {
+            let g = PoolGeometry(2, 4, 4, 2, 2)
+            let argmax = Array.zeroCreate<int> 8
+            Pooling.MaxForward(&g, 1, rand 1 32, Array.zeroCreate<float32> 8, argmax)
+            argmax[1] <- 0 // output 1's window starts at column 2; input 0 is in the same plane
+            let dy = rand 2 8
+            let expected, actual = Array.zeroCreate<float32> 32, rand 3 32
+            PoolingReference.MaxBackward(&g, 1, dy, argmax, expected)
+            Pooling.MaxBackward(&g, 1, dy, argmax, actual)
+            expectSame "scatter" expected actual
+        }
+
         test "max backward refuses a winner outside its output's plane" {
             let g = PoolGeometry(2, 4, 4, 2, 2)
             let argmax = Array.zeroCreate<int> 8

@@ -44,19 +44,97 @@ public static class Pooling
     /// <summary>Clears planes [p0, p1) of dx and scatters their outputs' gradients to the recorded winners.</summary>
     private static unsafe bool MaxBackwardPlanes(in PoolGeometry g, int p0, int p1, float* dy, int* argmax, float* dx)
     {
-        new Span<float>(dx + (long)p0 * g.InPlane, (p1 - p0) * g.InPlane).Clear();
+        if (IsHalving(g) && Avx2.IsSupported && MaxBackwardHalving(g, p0, p1, dy, argmax, dx)) return true;
+        // Locals, not g's properties: writes through dx could alias g as far as the JIT knows.
+        int inPlane = g.InPlane, outPlane = g.OutPlane;
+        new Span<float>(dx + (long)p0 * inPlane, (p1 - p0) * inPlane).Clear();
         for (int p = p0; p < p1; p++)
         {
-            int start = p * g.InPlane;
-            for (int o = p * g.OutPlane, end = o + g.OutPlane; o < end; o++)
+            float* plane = dx + (long)p * inPlane;
+            int start = p * inPlane;
+            for (int o = p * outPlane, end = o + outPlane; o < end; o++)
             {
                 // A winner outside its own plane would race with another thread: refuse it.
-                int i = argmax[o];
-                if ((uint)(i - start) >= (uint)g.InPlane) return false;
-                dx[i] += dy[o];
+                uint i = (uint)(argmax[o] - start);
+                if (i >= (uint)inPlane) return false;
+                plane[i] += dy[o];
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// 2×2 stride 2: each window's four gradients are written directly (dy at the winner, +0 elsewhere),
+    /// eight windows at a time, so dx is neither cleared first nor scattered into; only a last odd row
+    /// or column, which no window covers, is cleared. False when a winner lies outside its window
+    /// (then the caller scatters instead).
+    /// </summary>
+    private static unsafe bool MaxBackwardHalving(in PoolGeometry g, int p0, int p1, float* dy, int* argmax, float* dx)
+    {
+        int w = g.Width, ow = g.OutW, oh = g.OutH, inPlane = g.InPlane, outPlane = g.OutPlane;
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var evenOffsets = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var one = Vector256.Create(1);
+        var width = Vector256.Create(w);
+        var widthPlusOne = Vector256.Create(w + 1);
+        for (int p = p0; p < p1; p++)
+        {
+            float* plane = dx + (long)p * inPlane;
+            for (int oy = 0; oy < oh; oy++)
+            {
+                int start = p * inPlane + 2 * oy * w;
+                float* r0 = plane + 2 * oy * w, r1 = r0 + w;
+                float* d = dy + (long)p * outPlane + oy * ow;
+                int* a = argmax + (long)p * outPlane + oy * ow;
+                for (int ox = 0; ox < ow; ox += 8)
+                {
+                    int count = Math.Min(8, ow - ox);
+                    var outMask = Vector256.LessThan(lanes, Vector256.Create(count));
+                    var grad = Avx.MaskLoad(d + ox, outMask.AsSingle());
+                    var rel = Avx2.MaskLoad(a + ox, outMask) - (Vector256.Create(start + 2 * ox) + evenOffsets);
+                    var topLeft = Vector256.Equals(rel, Vector256<int>.Zero);
+                    var topRight = Vector256.Equals(rel, one);
+                    var bottomLeft = Vector256.Equals(rel, width);
+                    var bottomRight = Vector256.Equals(rel, widthPlusOne);
+                    var inside = (topLeft | topRight | bottomLeft | bottomRight) | ~outMask;
+                    if (!Vector256.EqualsAll(inside, Vector256<int>.AllBitsSet)) return false;
+                    // + 0 turns a −0 gradient into +0, as 0 + dy does in the reference.
+                    var zero = Vector256<float>.Zero;
+                    var tl = Vector256.ConditionalSelect(topLeft.AsSingle(), grad, zero) + zero;
+                    var tr = Vector256.ConditionalSelect(topRight.AsSingle(), grad, zero) + zero;
+                    var bl = Vector256.ConditionalSelect(bottomLeft.AsSingle(), grad, zero) + zero;
+                    var br = Vector256.ConditionalSelect(bottomRight.AsSingle(), grad, zero) + zero;
+                    StoreInterleaved(r0 + 2 * ox, tl, tr, count);
+                    StoreInterleaved(r1 + 2 * ox, bl, br, count);
+                }
+                if ((w & 1) != 0)
+                {
+                    r0[w - 1] = 0f;
+                    r1[w - 1] = 0f;
+                }
+            }
+            // Rows below the last window pair.
+            for (int y = 2 * oh; y < g.Height; y++) new Span<float>(plane + (long)y * w, w).Clear();
+        }
+        return true;
+    }
+
+    /// <summary>Writes e0, o0, e1, o1, … (2·count floats; all 16 when count is 8).</summary>
+    private static unsafe void StoreInterleaved(float* p, Vector256<float> even, Vector256<float> odd, int count)
+    {
+        var low = Avx.UnpackLow(even, odd);
+        var high = Avx.UnpackHigh(even, odd);
+        var first = Avx.Permute2x128(low, high, 0x20);
+        var second = Avx.Permute2x128(low, high, 0x31);
+        if (count == 8)
+        {
+            Avx.Store(p, first);
+            Avx.Store(p + 8, second);
+            return;
+        }
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        Avx.MaskStore(p, Vector256.LessThan(lanes, Vector256.Create(2 * count)).AsSingle(), first);
+        Avx.MaskStore(p + 8, Vector256.LessThan(lanes, Vector256.Create(2 * count - 8)).AsSingle(), second);
     }
 
     [ThreadStatic] private static PlaneJob? _job;
