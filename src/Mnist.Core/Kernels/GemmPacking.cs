@@ -176,7 +176,7 @@ internal static unsafe class GemmPacking
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2,
+    private static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2,
         ref Vector256<float> r3, ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6,
         ref Vector256<float> r7)
     {
