@@ -290,7 +290,8 @@ let private convolutionTests =
 
         test "is bit-identical whatever the thread count" {
             withParallelFlops 0.0 (fun () ->
-                for (g, outC, batch) in convCases |> List.filter (fun (_, _, b) -> b = 3) do
+                // Batch 3 shares images among threads; batch 1 runs its image here with threaded GEMMs.
+                for (g, outC, batch) in convCases do
                     let x, w, bias, dy = convInputs g outC batch 41
                     let serial = withThreads 1 (fun () -> convFast g outC batch x w bias dy (Workspace()))
                     for threads in threadCounts do
@@ -302,15 +303,22 @@ let private convolutionTests =
                         expectSame $"{what} db" serial.Db run.Db)
         }
 
-        test "allocates nothing in steady state" {
+        test "allocates nothing in steady state (with the ReLU and pooling around it)" {
             for (g, outC) in [ ConvGeometry(1, 28, 28, 3, 3, 1, 1), 32; ConvGeometry(32, 14, 14, 3, 3, 1, 1), 64 ] do
                 let batch = 16
                 let x, w, bias, dy = convInputs g outC batch 51
                 let y, dx = Array.zeroCreate<float32> (batch * outC * g.ColCols), Array.zeroCreate<float32> (batch * g.ImageSize)
                 let dw, db = Array.zeroCreate<float32> (outC * g.ColRows), Array.zeroCreate<float32> outC
+                let r, dr = Array.zeroCreate<float32> y.Length, Array.zeroCreate<float32> y.Length
+                let pool = PoolGeometry(outC, g.OutH, g.OutW, 2, 2)
+                let pooled, argmax = Array.zeroCreate<float32> (y.Length / 4), Array.zeroCreate<int> (y.Length / 4)
                 let ws = Workspace()
                 let step () =
                     Convolution.Forward(&g, outC, batch, x, w, bias, y, ws)
+                    Elementwise.Relu(y, r)
+                    Pooling.MaxForward(&pool, batch, r, pooled, argmax)
+                    Pooling.MaxBackward(&pool, batch, pooled, argmax, dr)
+                    Elementwise.ReluBackward(y, dr, dr)
                     Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, ws)
                     Convolution.BackwardData(&g, outC, batch, dy, w, dx, ws)
                 Expect.equal (allocatedBy step) 0L $"bytes allocated by {g} steps"
