@@ -8,6 +8,7 @@ open Mnist.Cli.EvalCommand
 open Mnist.Cli.SummaryCommand
 open Mnist.Cli.BenchCommand
 open Mnist.Cli.PredictCommand
+open Mnist.Cli.ServeCommand
 
 [<HelpFlags("--help", "-h")>]
 type MnistArgs =
@@ -17,6 +18,7 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -26,6 +28,7 @@ type MnistArgs =
             | Predict _ -> "classify a PNG file or a test image"
             | Summary _ -> "layers, output shapes and parameter counts"
             | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
+            | Serve _ -> "web page to draw digits, prediction API and runs dashboard"
 
 let private dispatch (args: ParseResults<MnistArgs>) =
     match args.GetSubCommand() with
@@ -35,6 +38,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Predict a -> PredictCommand.run a
     | Summary a -> SummaryCommand.run a
     | Bench a -> BenchCommand.run a
+    | Serve a -> ServeCommand.run a
 
 [<EntryPoint>]
 let main argv =

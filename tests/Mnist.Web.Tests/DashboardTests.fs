@@ -118,6 +118,19 @@ let registry =
               Expect.equal (model.Str "path") (Path.GetFullPath(Path.Combine(results, "lr-sweep", "bbbb2222", "model.safetensors"))) "bbbb2222's model"
           }
 
+          testT "on a fresh clone (no model, empty results) the classic network is trained for one epoch first, saying so" <| fun () -> task {
+              let model = modelPath.Value
+              match defaultModelResults with
+              | None -> skiptest "MNIST_WEB_TEST_MODEL named a ready model: nothing was trained"
+              | Some results ->
+                  Expect.equal model (DefaultModel.ClassicPath results) "saved where the next start finds it"
+                  let said = String.Join("\n", defaultModelLog)
+                  Expect.stringContains said "training the classic network for one epoch first" "says so before training"
+                  Expect.stringContains said "saved" "and when it is done"
+                  let! answer = get (snd api.Value) "/api/model"
+                  Expect.isGreaterThan (answer.Body.GetProperty("testAccuracy").GetDouble()) 0.98 "a good model"
+          }
+
           testT "with no model and no registry, a model left in results/models/classic is served" <| fun () -> task {
               let results = scratch "classic"
               let path = DefaultModel.ClassicPath results

@@ -37,18 +37,27 @@ let scratch (name: string) =
 
 let private log (line: string) = eprintfn "  [fixture] %s" line
 
-/// A classic network trained for one epoch on the real MNIST (about 98.9% on the test set),
-/// once per test run; MNIST_WEB_TEST_MODEL names a ready model file instead (quicker reruns).
+/// What the default-model step said while it made the test model.
+let defaultModelLog = ResizeArray<string>()
+
+/// The results folder the test model was made in (None when MNIST_WEB_TEST_MODEL named one).
+let mutable defaultModelResults: string option = None
+
+/// The model every test uses: what `mnist serve` does on a fresh clone — nothing named, nothing
+/// in results/, so the classic network is trained for one epoch on the real MNIST (about 98.9%
+/// on the test set) — once per run. MNIST_WEB_TEST_MODEL names a ready model file instead.
 let modelPath =
     lazy
         (match Environment.GetEnvironmentVariable "MNIST_WEB_TEST_MODEL" with
          | path when not (String.IsNullOrEmpty path) && File.Exists path -> path
          | _ ->
              requireMnist ()
-             let path = Path.Combine(scratch "model", "model.safetensors")
-             log "training the classic network for one epoch (once per run)"
-             DefaultModel.TrainClassic(path, mnistDir, log)
-             path)
+             let results = scratch "fresh-clone"
+             defaultModelResults <- Some results
+             let say line =
+                 lock defaultModelLog (fun () -> defaultModelLog.Add line)
+                 log line
+             DefaultModel.Resolve(ServeOptions(ResultsDir = results, DataDir = mnistDir, Log = say)))
 
 let testSet = lazy (requireMnist (); (MnistDataset.Load mnistDir).Test)
 
