@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Mnist.Core.Kernels;
 
 namespace Mnist.Bench;
@@ -7,7 +9,9 @@ namespace Mnist.Bench;
 /// Kernel micro-benchmarks on the classic network's shapes (conv 1→32 and 32→64, 3×3 pad 1, on
 /// 28×28 then 14×14, dense 3136→128→10, batch 64): GFLOP/s medians of the fast kernels next to
 /// their scalar references, and a whole kernel-level training step per batch.
-/// Usage: dotnet bench/Mnist.Bench/bin/Release/net10.0/Mnist.Bench.dll [--quick] [--threads N] [--no-reference]
+/// Usage: dotnet bench/Mnist.Bench/bin/Release/net10.0/Mnist.Bench.dll [--quick] [--threads N] [--no-reference] [--cpu-time]
+/// --cpu-time times by the calling thread's CPU clock (Linux) instead of the wall clock: with
+/// --threads 1 it shows what the kernels cost even while other processes share the cores.
 /// </summary>
 public static class Program
 {
@@ -15,6 +19,7 @@ public static class Program
     private static int _runs = 7;
     private static double _runSeconds = 0.25;
     private static bool _reference = true;
+    private static bool _cpuTime;
 
     public static void Main(string[] args)
     {
@@ -24,14 +29,19 @@ public static class Program
                 case "--quick": _runs = 3; _runSeconds = 0.1; break;
                 case "--threads": KernelThreads.MaxThreads = int.Parse(args[++i]); break;
                 case "--no-reference": _reference = false; break;
+                case "--cpu-time": _cpuTime = true; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         Console.WriteLine($"Mnist.Bench: {Environment.ProcessorCount} cores, kernel threads {KernelThreads.MaxThreads}, " +
-                          $"AVX2+FMA {System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported}, median of {_runs} runs of ≥{_runSeconds:F2} s");
+                          $"AVX-512 {Avx512F.IsSupported}, AVX2+FMA {Avx2.IsSupported && Fma.IsSupported}, " +
+                          $"median of {_runs} runs of ≥{_runSeconds:F2} s, {(_cpuTime ? "thread CPU time" : "wall clock")}");
+        if (_cpuTime && KernelThreads.MaxThreads > 1) Console.WriteLine("(CPU time of the calling thread only: use it with --threads 1)");
+        Console.WriteLine($"load average at start: {LoadAverage()} (other processes on these cores slow every number)");
         Console.WriteLine();
         GemmTable();
         ConvolutionTable();
         StepTable();
+        Console.WriteLine($"load average at end: {LoadAverage()}");
     }
 
     // ------------------------------------------------------------------ GEMM
@@ -224,19 +234,41 @@ public static class Program
     /// <summary>Median seconds per call over several runs, each repeating the call for a minimum time.</summary>
     private static double Median(Action action, bool referenceRuns = false)
     {
-        action();
+        // Warm up long enough for the JIT's tiered compilation to settle on optimised code.
+        var warm = Stopwatch.StartNew();
+        do action(); while (!referenceRuns && warm.Elapsed.TotalSeconds < _runSeconds);
         int runs = referenceRuns ? Math.Min(_runs, 3) : _runs;
         double minSeconds = referenceRuns ? 0 : _runSeconds;
         var perCall = new double[runs];
         for (int r = 0; r < runs; r++)
         {
             var sw = Stopwatch.StartNew();
+            double cpu0 = _cpuTime ? ThreadCpuSeconds() : 0;
             int calls = 0;
             do { action(); calls++; } while (sw.Elapsed.TotalSeconds < minSeconds);
-            perCall[r] = sw.Elapsed.TotalSeconds / calls;
+            perCall[r] = (_cpuTime ? ThreadCpuSeconds() - cpu0 : sw.Elapsed.TotalSeconds) / calls;
         }
         Array.Sort(perCall);
         return perCall[runs / 2];
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds, Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out Timespec time);
+
+    /// <summary>CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID).</summary>
+    private static double ThreadCpuSeconds()
+    {
+        if (ClockGetTime(3, out var t) != 0) throw new InvalidOperationException("clock_gettime failed");
+        return t.Seconds + t.Nanoseconds * 1e-9;
     }
 
     private static float[] Random(int n, int seed)

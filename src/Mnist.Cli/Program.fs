@@ -8,6 +8,7 @@ open Mnist.Cli.EvalCommand
 open Mnist.Cli.SummaryCommand
 open Mnist.Cli.BenchCommand
 open Mnist.Cli.PredictCommand
+open Mnist.Cli.GradcheckCommand
 open Mnist.Cli.ServeCommand
 
 [<HelpFlags("--help", "-h")>]
@@ -18,6 +19,7 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Gradcheck of ParseResults<GradcheckArgs>
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     interface IArgParserTemplate with
         member a.Usage =
@@ -28,6 +30,7 @@ type MnistArgs =
             | Predict _ -> "classify a PNG file or a test image"
             | Summary _ -> "layers, output shapes and parameter counts"
             | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
+            | Gradcheck _ -> "check every layer's, the loss's and whole networks' gradients numerically; exit 1 on a failure"
             | Serve _ -> "web page to draw digits, prediction API and runs dashboard"
 
 let private dispatch (args: ParseResults<MnistArgs>) =
@@ -38,6 +41,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Predict a -> PredictCommand.run a
     | Summary a -> SummaryCommand.run a
     | Bench a -> BenchCommand.run a
+    | Gradcheck a -> GradcheckCommand.run a
     | Serve a -> ServeCommand.run a
 
 [<EntryPoint>]
@@ -50,6 +54,12 @@ let main argv =
         printfn "%s" e.Message
         0
     | :? ArguParseException as e ->
+        // Argu appends the whole usage; the first line says what is wrong.
+        let commands = Reflection.FSharpType.GetUnionCases typeof<MnistArgs> |> Array.map (fun c -> c.Name.ToLowerInvariant())
+        let command = argv |> Array.tryHead |> Option.filter (fun a -> Array.contains a commands)
+        eprintfn "%s\nrun 'mnist %s--help' for the options" (e.Message.Split('\n')[0]) (command |> Option.map (sprintf "%s ") |> Option.defaultValue "")
+        2
+    | :? ArguException as e ->
         eprintfn "%s" e.Message
         2
     | :? MnistException as e ->

@@ -46,9 +46,15 @@ let private withParallelFlops (flops: float) (f: unit -> 'a) =
     GemmDriver.ParallelFlops <- flops
     try f () finally GemmDriver.ParallelFlops <- saved
 
-let private withPortableGemm (f: unit -> 'a) =
-    GemmDriver.ForcePortable <- true
-    try f () finally GemmDriver.ForcePortable <- false
+let private withGemmPath (path: GemmPath) (f: unit -> 'a) =
+    let saved = GemmDriver.Forced
+    GemmDriver.Forced <- path
+    try f () finally GemmDriver.Forced <- saved
+
+/// The tiles this machine can run (the forced path falls back to a narrower one when unsupported).
+let private gemmPaths =
+    [ GemmPath.Avx512; GemmPath.Avx2; GemmPath.Portable ]
+    |> List.filter (fun p -> withGemmPath p (fun () -> GemmDriver.Path) = p)
 
 /// Bytes this thread allocates over 10 calls of f after 40 warm-up calls (outside any test { } block,
 /// whose loops are computation-expression loops that allocate themselves).
@@ -104,18 +110,23 @@ let private gemmTests =
                 expectClose (sumTolerance c.K) (describe c) (runGemm reference c 11) (runGemm fast c 11)
         }
 
-        test "the portable (no AVX2) tile matches the reference" {
-            withPortableGemm (fun () ->
-                for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f || c.M < 20) do
-                    expectClose (sumTolerance c.K) (describe c) (runGemm reference c 5) (runGemm fast c 5))
+        test "every tile this machine has (AVX-512, AVX2+FMA, portable) matches the reference" {
+            Expect.contains gemmPaths GemmPath.Portable "the portable tile always runs"
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f || c.M < 20) do
+                        expectClose (sumTolerance c.K) $"{path} {describe c}" (runGemm reference c 5) (runGemm fast c 5))
         }
 
-        test "is bit-identical whatever the thread count" {
+        test "is bit-identical whatever the thread count, on every tile" {
             withParallelFlops 0.0 (fun () ->
-                for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f) do
-                    let serial = withThreads 1 (fun () -> runGemm fast c 3)
-                    for threads in threadCounts do
-                        expectSame $"{describe c}, {threads} threads" serial (withThreads threads (fun () -> runGemm fast c 3)))
+                for path in gemmPaths do
+                    withGemmPath path (fun () ->
+                        for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f) do
+                            let serial = withThreads 1 (fun () -> runGemm fast c 3)
+                            for threads in threadCounts do
+                                let run = withThreads threads (fun () -> runGemm fast c 3)
+                                expectSame $"{path} {describe c}, {threads} threads" serial run))
         }
 
         test "k = 0 scales C by beta, and beta = 0 never reads C" {
@@ -254,14 +265,14 @@ let private convolutionTests =
                     (convReference g outC batch x w bias dy) (convFast g outC batch x w bias dy (Workspace()))
         }
 
-        test "backward weights without (or after another) forward recomputes the columns" {
+        test "backward weights depends on its arguments only (fresh workspace, or after a forward on other data)" {
             for (g, outC, batch) in convCases |> List.filter (fun (_, _, b) -> b = 3) do
                 let x, w, bias, dy = convInputs g outC batch 31
                 let expected = convReference g outC batch x w bias dy
                 let dw, db = Array.zeroCreate<float32> (outC * g.ColRows), Array.zeroCreate<float32> outC
                 Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, Workspace())
                 expectClose (sumTolerance (batch * g.ColCols)) $"{g} dw, fresh workspace" expected.Dw dw
-                // A forward over another input leaves its own columns; the weights must still follow x.
+                // A forward over another input in between (an evaluation pass) must not matter.
                 let ws = Workspace()
                 let other = rand 99 x.Length
                 Convolution.Forward(&g, outC, batch, other, w, bias, Array.zeroCreate<float32> (batch * outC * g.ColCols), ws)
@@ -340,6 +351,47 @@ let private poolingTests =
                     expectSame $"max backward {g}" dx1 dx2
         }
 
+        test "large batches (cut into plane ranges for the threads) equal the reference" {
+            for g in [ PoolGeometry(32, 28, 28, 2, 2); PoolGeometry(5, 31, 29, 3, 2) ] do
+                for threads in threadCounts do
+                    withThreads threads (fun () ->
+                        let batch = 9
+                        let x = coarse 66 (batch * g.Channels * g.InPlane)
+                        let outputs = batch * g.Channels * g.OutPlane
+                        let y1, y2 = Array.zeroCreate<float32> outputs, Array.zeroCreate<float32> outputs
+                        let a1, a2 = Array.zeroCreate<int> outputs, Array.zeroCreate<int> outputs
+                        PoolingReference.MaxForward(&g, batch, x, y1, a1)
+                        Pooling.MaxForward(&g, batch, x, y2, a2)
+                        expectSame $"max {g}, {threads} threads" y1 y2
+                        Expect.sequenceEqual a2 a1 $"argmax {g}, {threads} threads"
+                        let dy = rand 67 outputs
+                        let dx1, dx2 = Array.zeroCreate<float32> x.Length, rand 68 x.Length
+                        PoolingReference.MaxBackward(&g, batch, dy, a1, dx1)
+                        Pooling.MaxBackward(&g, batch, dy, a1, dx2)
+                        expectSame $"max backward {g}, {threads} threads" dx1 dx2)
+        }
+
+        test "max backward scatters a winner outside its window like the reference" {
+            let g = PoolGeometry(2, 4, 4, 2, 2)
+            let argmax = Array.zeroCreate<int> 8
+            Pooling.MaxForward(&g, 1, rand 1 32, Array.zeroCreate<float32> 8, argmax)
+            argmax[1] <- 0 // output 1's window starts at column 2; input 0 is in the same plane
+            let dy = rand 2 8
+            let expected, actual = Array.zeroCreate<float32> 32, rand 3 32
+            PoolingReference.MaxBackward(&g, 1, dy, argmax, expected)
+            Pooling.MaxBackward(&g, 1, dy, argmax, actual)
+            expectSame "scatter" expected actual
+        }
+
+        test "max backward refuses a winner outside its output's plane" {
+            let g = PoolGeometry(2, 4, 4, 2, 2)
+            let argmax = Array.zeroCreate<int> 8
+            Pooling.MaxForward(&g, 1, rand 1 32, Array.zeroCreate<float32> 8, argmax)
+            argmax[5] <- 3 // output 5 is in plane 1, input 3 in plane 0
+            Expect.throwsT<ArgumentException> (fun () ->
+                Pooling.MaxBackward(&g, 1, rand 2 8, argmax, Array.zeroCreate<float32> 32)) "winner in another plane"
+        }
+
         test "average forward and backward equal the reference" {
             for g in poolGeometries do
                 let batch = 2
@@ -359,7 +411,8 @@ let private poolingTests =
 
 // ---------------------------------------------------------------- element-wise
 
-let private lengths = [ 0; 1; 7; 8; 9; 31; 64; 1000; 1003 ]
+/// Short lengths for the vector bodies and tails, long ones for the chunks the threads share.
+let private lengths = [ 0; 1; 7; 8; 9; 31; 64; 1000; 1003; 200_003; 1_605_632 ]
 
 /// Random values with NaN, ±0 and exact zeros mixed in, to pin down the comparisons.
 let private awkward seed n =
@@ -375,15 +428,17 @@ let private awkward seed n =
 let private elementwiseTests =
     testList "Elementwise" [
         test "relu and its backward equal the reference" {
-            for n in lengths do
-                let x, dy = awkward 81 n, rand 82 n
-                let y1, y2 = Array.create n 9.0f, Array.create n 9.0f
-                ElementwiseReference.Relu(x, y1)
-                Elementwise.Relu(x, y2)
-                expectSame $"relu {n}" y1 y2
-                ElementwiseReference.ReluBackward(x, dy, y1)
-                Elementwise.ReluBackward(x, dy, y2)
-                expectSame $"relu backward {n}" y1 y2
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for n in lengths do
+                        let x, dy = awkward 81 n, rand 82 n
+                        let y1, y2 = Array.create n 9.0f, Array.create n 9.0f
+                        ElementwiseReference.Relu(x, y1)
+                        Elementwise.Relu(x, y2)
+                        expectSame $"relu {n}, {threads} threads" y1 y2
+                        ElementwiseReference.ReluBackward(x, dy, y1)
+                        Elementwise.ReluBackward(x, dy, y2)
+                        expectSame $"relu backward {n}, {threads} threads" y1 y2)
         }
 
         test "biases and sums equal the reference" {
@@ -410,15 +465,17 @@ let private elementwiseTests =
         }
 
         test "axpy and scale equal the reference" {
-            for n in lengths do
-                let x = rand 91 n
-                let y1, y2 = rand 92 n, rand 92 n
-                ElementwiseReference.Axpy(0.37f, x, y1)
-                Elementwise.Axpy(0.37f, x, y2)
-                expectSame $"axpy {n}" y1 y2
-                ElementwiseReference.Scale(y1, -1.7f)
-                Elementwise.Scale(y2, -1.7f)
-                expectSame $"scale {n}" y1 y2
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for n in lengths do
+                        let x = rand 91 n
+                        let y1, y2 = rand 92 n, rand 92 n
+                        ElementwiseReference.Axpy(0.37f, x, y1)
+                        Elementwise.Axpy(0.37f, x, y2)
+                        expectSame $"axpy {n}, {threads} threads" y1 y2
+                        ElementwiseReference.Scale(y1, -1.7f)
+                        Elementwise.Scale(y2, -1.7f)
+                        expectSame $"scale {n}, {threads} threads" y1 y2)
         }
     ]
 

@@ -7,18 +7,23 @@ namespace Mnist.Core.Kernels;
 /// Forward just before it, so an implementation may reuse what Forward left in the workspace.
 /// </summary>
 /// <remarks>
-/// im2col + GEMM. Forward unfolds each image into workspace slot 0 (kept for BackwardWeights: the
-/// columns are reused when the geometry, batch and address of x match Forward's, so a Forward on the
-/// same buffer with other contents in between must be followed by a new Forward) and multiplies
-/// W (O×CKK) by it straight into y. BackwardData multiplies Wᵀ by each image's dy into a per-thread
-/// column scratch and folds it into dx. Both thread over images. BackwardWeights is one GEMM whose
-/// K runs over every pixel of every image (dy and the columns are read in place, image by image),
-/// threaded over the weight matrix, so its sums never depend on the thread count.
-/// A 1×1, stride-1, unpadded convolution uses x itself as its column matrix.
+/// im2col + GEMM, one image at a time, so each image's column matrix (C·KH·KW × OH·OW) is unfolded
+/// into a per-thread scratch (workspace slot 0) that stays in the core's cache while the GEMM reads it,
+/// and the weights are packed for the GEMM once per call (slot 2), not once per image.
+/// Forward: y_n = W·cols_n + bias. BackwardData: cols = Wᵀ·dy_n, folded into dx_n. Both thread over
+/// images. BackwardWeights: dW = Σ_n dy_n·cols_nᵀ, summed image by image within up to eight fixed
+/// groups of images (threaded over groups), then group by group; the groups depend on the batch
+/// alone, so the result does not depend on the thread count. It unfolds x again rather than
+/// keeping Forward's columns (a batch of them is 14 MB for the classic conv2): recomputing them
+/// measured no slower than streaming them back, and BackwardWeights then depends on nothing but its
+/// arguments. A 1×1, stride-1, unpadded convolution uses x itself as its column matrix.
 /// </remarks>
 public static class Convolution
 {
-    private const int ColumnsSlot = 0, ScratchSlot = 1, TransposeSlot = 2;
+    private const int ScratchSlot = 0, PartialsSlot = 1, WeightsSlot = 2;
+
+    /// <summary>Most image groups BackwardWeights sums separately (and so most threads it uses).</summary>
+    private const int WeightGroups = 8;
 
     public static unsafe void Forward(in ConvGeometry g, int outChannels, int batch, ReadOnlySpan<float> x,
         ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Workspace ws)
@@ -28,13 +33,15 @@ public static class Convolution
         ArgumentNullException.ThrowIfNull(ws);
         if (batch == 0) return;
         bool direct = IsPointwise(g);
-        var cols = direct ? default : ws.Get(ColumnsSlot, batch * g.ColRows * g.ColCols);
-        fixed (float* px = x, pw = w, pb = bias, py = y, pc = cols)
+        var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * g.ColRows * g.ColCols);
+        var packedW = ws.Get(WeightsSlot, GemmDriver.PackedASize(outChannels, g.ColRows));
+        fixed (float* px = x, pw = w, pb = bias, py = y, ps = scratch, pp = packedW)
         {
+            // W is op(A) of every image's product: pack it once for all of them.
+            GemmDriver.PackWholeA(ForwardProduct(g, outChannels, pw, null, null, null), pp);
             var job = _forward ??= new ForwardJob();
-            job.Set(g, outChannels, px, pw, pb, py, direct ? px : pc, direct);
-            Run(batch, job, (double)batch * outChannels * g.ColRows * g.ColCols * 2);
-            ws.Columns = direct ? null : (g, batch, (nint)px);
+            job.Set(g, outChannels, px, pw, pb, py, ps, pp, direct);
+            RunImages(batch, job, Flops(g, outChannels, batch));
         }
     }
 
@@ -46,13 +53,15 @@ public static class Convolution
         ArgumentNullException.ThrowIfNull(ws);
         if (batch == 0) return;
         bool direct = IsPointwise(g);
-        int threads = KernelThreads.ThreadsFor(batch);
-        var scratch = direct ? default : ws.Get(ScratchSlot, threads * g.ColRows * g.ColCols);
-        fixed (float* pdy = dy, pw = w, pdx = dx, ps = scratch)
+        var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * g.ColRows * g.ColCols);
+        var packedW = ws.Get(WeightsSlot, GemmDriver.PackedASize(g.ColRows, outChannels));
+        fixed (float* pdy = dy, pw = w, pdx = dx, ps = scratch, pp = packedW)
         {
+            // Wᵀ is op(A) of every image's product: pack it once for all of them.
+            GemmDriver.PackWholeA(DataProduct(g, outChannels, pw, null, null, null), pp);
             var job = _backwardData ??= new BackwardDataJob();
-            job.Set(g, outChannels, pdy, pw, pdx, ps, direct);
-            Run(batch, job, (double)batch * outChannels * g.ColRows * g.ColCols * 2);
+            job.Set(g, outChannels, pdy, pw, pdx, ps, pp, direct);
+            RunImages(batch, job, Flops(g, outChannels, batch));
         }
     }
 
@@ -63,7 +72,7 @@ public static class Convolution
         Check(g, outChannels, batch, x.Length, dw.Length, dy.Length, "dy");
         if (db.Length < outChannels) throw new ArgumentException($"convolution bias gradient has {db.Length} floats, needs {outChannels}");
         ArgumentNullException.ThrowIfNull(ws);
-        int rows = g.ColRows, pixels = g.ColCols;
+        int rows = g.ColRows;
         if (batch == 0)
         {
             dw[..(outChannels * rows)].Clear();
@@ -71,50 +80,60 @@ public static class Convolution
             return;
         }
         bool direct = IsPointwise(g);
-        var cols = direct ? default : ws.Get(ColumnsSlot, batch * rows * pixels);
-        // Wᵀ·... when the transposed product wastes less of the 6×16 tiles (conv1: 32×9 → 9×32).
+        // dWᵀ = Σ cols·dyᵀ when that wastes less of the tiles (conv1: 32×9 becomes 9×32).
         bool transposed = TileUse(rows, outChannels) > 1.1 * TileUse(outChannels, rows);
-        var dwT = transposed ? ws.Get(TransposeSlot, rows * outChannels) : default;
-        fixed (float* px = x, pdy = dy, pdw = dw, pc = cols, pt = dwT)
+        // Fixed groups of images, each summed into its own partial dW, then the partials in group
+        // order: the grouping depends on the batch only, so any number of threads gives the same bits.
+        int groups = Math.Min(batch, WeightGroups), size = rows * outChannels;
+        bool parallel = Flops(g, outChannels, batch) >= GemmDriver.ParallelFlops;
+        int threads = parallel ? KernelThreads.ThreadsFor(groups) : 1;
+        var scratch = direct ? default : ws.Get(ScratchSlot, threads * rows * g.ColCols);
+        var partials = ws.Get(PartialsSlot, groups * size);
+        fixed (float* px = x, pdy = dy, pdw = dw, ps = scratch, pp = partials)
         {
-            float* columns = direct ? px : pc;
-            if (!direct && ws.Columns != (g, batch, (nint)px))
-            {
-                var unfold = _unfold ??= new UnfoldJob();
-                unfold.Set(g, px, pc);
-                Run(batch, unfold, (double)batch * rows * pixels);
-                ws.Columns = (g, batch, (nint)px);
-            }
-            long colStride = (long)rows * pixels, dyStride = (long)outChannels * pixels;
-            var dyRows = new GemmOperand(pdy, pixels, trans: false, dyStride);
-            var colRows = new GemmOperand(columns, pixels, trans: false, colStride);
-            var dyCols = new GemmOperand(pdy, pixels, trans: true, dyStride);
-            var colCols = new GemmOperand(columns, pixels, trans: true, colStride);
-            if (!transposed)
-                GemmDriver.Run(new GemmProblem(outChannels, rows, pixels, batch, dyRows, colCols, pdw, rows, 0f));
-            else
-            {
-                GemmDriver.Run(new GemmProblem(rows, outChannels, pixels, batch, colRows, dyCols, pt, outChannels, 0f));
+            var job = _backwardWeights ??= new BackwardWeightsJob();
+            job.Set(g, outChannels, batch, groups, px, pdy, pp, ps, direct, transposed);
+            if (parallel && threads > 1) KernelThreads.For(groups, job);
+            else for (int t = 0; t < groups; t++) job.Run(t, 0);
+            var sum = new Span<float>(pp, size);
+            for (int t = 1; t < groups; t++) Elementwise.AddInPlace(sum, new ReadOnlySpan<float>(pp + (long)t * size, size));
+            if (transposed)
                 for (int o = 0; o < outChannels; o++)
-                    for (int r = 0; r < rows; r++) pdw[o * rows + r] = pt[r * outChannels + o];
-            }
+                    for (int r = 0; r < rows; r++) pdw[o * rows + r] = pp[r * outChannels + o];
+            else sum.CopyTo(dw);
         }
-        Elementwise.SumChannels(dy, batch, pixels, db[..outChannels]);
+        Elementwise.SumChannels(dy, batch, g.ColCols, db[..outChannels]);
     }
 
     [ThreadStatic] private static ForwardJob? _forward;
     [ThreadStatic] private static BackwardDataJob? _backwardData;
-    [ThreadStatic] private static UnfoldJob? _unfold;
+    [ThreadStatic] private static BackwardWeightsJob? _backwardWeights;
+
+    /// <summary>y_n (O×OH·OW) = W (O×CKK) · cols_n (CKK×OH·OW).</summary>
+    private static unsafe GemmProblem ForwardProduct(in ConvGeometry g, int outChannels, float* w, float* cols, float* y, float* packedW) =>
+        new(outChannels, g.ColCols, g.ColRows, new GemmOperand(w, g.ColRows, false), new GemmOperand(cols, g.ColCols, false),
+            y, g.ColCols, 0f, packedW);
+
+    /// <summary>cols_n (CKK×OH·OW) = Wᵀ (CKK×O) · dy_n (O×OH·OW).</summary>
+    private static unsafe GemmProblem DataProduct(in ConvGeometry g, int outChannels, float* w, float* dy, float* cols, float* packedW) =>
+        new(g.ColRows, g.ColCols, outChannels, new GemmOperand(w, g.ColRows, true), new GemmOperand(dy, g.ColCols, false),
+            cols, g.ColCols, 0f, packedW);
 
     private static bool IsPointwise(in ConvGeometry g) => g.KernelH == 1 && g.KernelW == 1 && g.Stride == 1 && g.Pad == 0;
 
-    /// <summary>Fraction of the computed 6×16 tiles that is real output for an m×n product.</summary>
+    private static double Flops(in ConvGeometry g, int outChannels, int batch) =>
+        2.0 * batch * outChannels * g.ColRows * g.ColCols;
+
+    /// <summary>Fraction of the computed tiles that is real output for an m×n product.</summary>
     private static double TileUse(int m, int n) =>
         (double)m * n / ((m + GemmMicroKernels.MR - 1) / GemmMicroKernels.MR * GemmMicroKernels.MR
-                         * (double)((n + GemmMicroKernels.NR - 1) / GemmMicroKernels.NR * GemmMicroKernels.NR));
+                         * (double)((n + GemmDriver.NR - 1) / GemmDriver.NR * GemmDriver.NR));
+
+    /// <summary>Threads that may run image tasks at once (each needs its own column scratch).</summary>
+    private static int ImageThreads(int batch) => KernelThreads.ThreadsFor(batch);
 
     /// <summary>Image tasks go to the workers unless the whole job is too small to be worth it.</summary>
-    private static void Run(int batch, IParallelWork job, double flops)
+    private static void RunImages(int batch, IParallelWork job, double flops)
     {
         // Too small to share, or fewer images than threads: loop here (the GEMMs may still thread).
         if (flops < GemmDriver.ParallelFlops || batch < KernelThreads.ThreadsFor(int.MaxValue))
@@ -133,27 +152,31 @@ public static class Convolution
             throw new ArgumentException($"convolution buffers too small for {g}, {outChannels} outputs, batch {batch} ({outputName})");
     }
 
-    /// <summary>Per image: unfold, then y_n = W·cols_n + bias.</summary>
+    /// <summary>Per image: unfold into this thread's scratch, then y_n = W·cols + bias.</summary>
     private sealed unsafe class ForwardJob : IParallelWork
     {
         private ConvGeometry _g;
         private int _out;
-        private float* _x, _w, _bias, _y, _cols;
+        private float* _x, _w, _bias, _y, _scratch, _packedW;
         private bool _direct;
 
-        public void Set(in ConvGeometry g, int outChannels, float* x, float* w, float* bias, float* y, float* cols, bool direct)
+        public void Set(in ConvGeometry g, int outChannels, float* x, float* w, float* bias, float* y, float* scratch,
+            float* packedW, bool direct)
         {
-            _g = g; _out = outChannels; _x = x; _w = w; _bias = bias; _y = y; _cols = cols; _direct = direct;
+            _g = g; _out = outChannels; _x = x; _w = w; _bias = bias; _y = y; _scratch = scratch; _packedW = packedW; _direct = direct;
         }
 
         public void Run(int n, int thread)
         {
             int rows = _g.ColRows, pixels = _g.ColCols;
-            float* cols = _cols + (long)n * (_direct ? _g.ImageSize : rows * pixels);
-            if (!_direct) Im2Col.Unfold(_g, _x + (long)n * _g.ImageSize, cols);
+            float* image = _x + (long)n * _g.ImageSize, cols = image;
+            if (!_direct)
+            {
+                cols = _scratch + (long)thread * rows * pixels;
+                Im2Col.Unfold(_g, image, cols, 0, rows);
+            }
             float* y = _y + (long)n * _out * pixels;
-            GemmDriver.Run(new GemmProblem(_out, pixels, rows, 1,
-                new GemmOperand(_w, rows, false), new GemmOperand(cols, pixels, false), y, pixels, 0f));
+            GemmDriver.Run(ForwardProduct(_g, _out, _w, cols, y, _packedW));
             for (int o = 0; o < _out; o++) Elementwise.AddScalar(new Span<float>(y + (long)o * pixels, pixels), _bias[o]);
         }
     }
@@ -163,12 +186,12 @@ public static class Convolution
     {
         private ConvGeometry _g;
         private int _out;
-        private float* _dy, _w, _dx, _scratch;
+        private float* _dy, _w, _dx, _scratch, _packedW;
         private bool _direct;
 
-        public void Set(in ConvGeometry g, int outChannels, float* dy, float* w, float* dx, float* scratch, bool direct)
+        public void Set(in ConvGeometry g, int outChannels, float* dy, float* w, float* dx, float* scratch, float* packedW, bool direct)
         {
-            _g = g; _out = outChannels; _dy = dy; _w = w; _dx = dx; _scratch = scratch; _direct = direct;
+            _g = g; _out = outChannels; _dy = dy; _w = w; _dx = dx; _scratch = scratch; _packedW = packedW; _direct = direct;
         }
 
         public void Run(int n, int thread)
@@ -176,26 +199,51 @@ public static class Convolution
             int rows = _g.ColRows, pixels = _g.ColCols;
             float* dx = _dx + (long)n * _g.ImageSize;
             float* cols = _direct ? dx : _scratch + (long)thread * rows * pixels;
-            GemmDriver.Run(new GemmProblem(rows, pixels, _out, 1,
-                new GemmOperand(_w, rows, true), new GemmOperand(_dy + (long)n * _out * pixels, pixels, false), cols, pixels, 0f));
+            GemmDriver.Run(DataProduct(_g, _out, _w, _dy + (long)n * _out * pixels, cols, _packedW));
             if (_direct) return;
             new Span<float>(dx, _g.ImageSize).Clear();
             Im2Col.FoldDestroying(_g, cols, dx);
         }
     }
 
-    /// <summary>Per image: unfold into the column cache (when BackwardWeights finds no columns from Forward).</summary>
-    private sealed unsafe class UnfoldJob : IParallelWork
+    /// <summary>
+    /// One group of images: for each in order, unfold its columns and add dy_n·colsᵀ (or cols·dy_nᵀ,
+    /// which is dWᵀ) into the group's partial; the group's first image overwrites it.
+    /// </summary>
+    private sealed unsafe class BackwardWeightsJob : IParallelWork
     {
         private ConvGeometry _g;
-        private float* _x, _cols;
+        private int _out, _batch, _groups;
+        private float* _x, _dy, _partials, _scratch;
+        private bool _direct, _transposed;
 
-        public void Set(in ConvGeometry g, float* x, float* cols)
+        public void Set(in ConvGeometry g, int outChannels, int batch, int groups, float* x, float* dy, float* partials,
+            float* scratch, bool direct, bool transposed)
         {
-            _g = g; _x = x; _cols = cols;
+            _g = g; _out = outChannels; _batch = batch; _groups = groups; _x = x; _dy = dy; _partials = partials;
+            _scratch = scratch; _direct = direct; _transposed = transposed;
         }
 
-        public void Run(int n, int thread) =>
-            Im2Col.Unfold(_g, _x + (long)n * _g.ImageSize, _cols + (long)n * _g.ColRows * _g.ColCols);
+        public void Run(int group, int thread)
+        {
+            int rows = _g.ColRows, pixels = _g.ColCols;
+            int n0 = (int)((long)_batch * group / _groups), n1 = (int)((long)_batch * (group + 1) / _groups);
+            float* partial = _partials + (long)group * rows * _out;
+            float* cols = _scratch + (long)thread * rows * pixels;
+            for (int n = n0; n < n1; n++)
+            {
+                float* image = _x + (long)n * _g.ImageSize;
+                if (_direct) cols = image;
+                else Im2Col.Unfold(_g, image, cols, 0, rows);
+                float* dy = _dy + (long)n * _out * pixels;
+                float beta = n == n0 ? 0f : 1f;
+                if (_transposed)
+                    GemmDriver.RunBlock(new GemmProblem(rows, _out, pixels, new GemmOperand(cols, pixels, false),
+                        new GemmOperand(dy, pixels, true), partial, _out, beta), 0, rows, 0, _out);
+                else
+                    GemmDriver.RunBlock(new GemmProblem(_out, rows, pixels, new GemmOperand(dy, pixels, false),
+                        new GemmOperand(cols, pixels, true), partial, rows, beta), 0, _out, 0, rows);
+            }
+        }
     }
 }

@@ -7,14 +7,25 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// Element-wise and reduction kernels that the layers share, vectorised with <see cref="Vector{T}"/>
 /// (256-bit on AVX2 machines) and a scalar tail. Each gives exactly the reference's result except
-/// <see cref="SumChannels"/>, which adds in a different order.
+/// <see cref="SumChannels"/>, which adds in a different order. The passes over whole activations
+/// (ReLU and its backward, axpy, scale) are cut into chunks for the kernel threads when they are large.
 /// </summary>
 public static class Elementwise
 {
     /// <summary>y = max(x, 0).</summary>
-    public static void Relu(ReadOnlySpan<float> x, Span<float> y)
+    public static unsafe void Relu(ReadOnlySpan<float> x, Span<float> y)
     {
         y = y[..x.Length];
+        if (Chunks(x.Length) > 1)
+        {
+            fixed (float* px = x, py = y) RunChunks(ChunkJob.Op.Relu, x.Length, px, null, py, 0f);
+            return;
+        }
+        ReluSerial(x, y);
+    }
+
+    private static void ReluSerial(ReadOnlySpan<float> x, Span<float> y)
+    {
         int i = 0, w = Vector<float>.Count;
         ref float xs = ref MemoryMarshal.GetReference(x);
         ref float ys = ref MemoryMarshal.GetReference(y);
@@ -27,10 +38,20 @@ public static class Elementwise
     }
 
     /// <summary>dx = dy where x &gt; 0, else 0.</summary>
-    public static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    public static unsafe void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         dy = dy[..x.Length];
         dx = dx[..x.Length];
+        if (Chunks(x.Length) > 1)
+        {
+            fixed (float* px = x, pdy = dy, pdx = dx) RunChunks(ChunkJob.Op.ReluBackward, x.Length, px, pdy, pdx, 0f);
+            return;
+        }
+        ReluBackwardSerial(x, dy, dx);
+    }
+
+    private static void ReluBackwardSerial(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
         int i = 0, w = Vector<float>.Count;
         ref float xs = ref MemoryMarshal.GetReference(x);
         ref float ds = ref MemoryMarshal.GetReference(dy);
@@ -80,9 +101,19 @@ public static class Elementwise
     }
 
     /// <summary>y += a·x.</summary>
-    public static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
+    public static unsafe void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
     {
         y = y[..x.Length];
+        if (Chunks(x.Length) > 1)
+        {
+            fixed (float* px = x, py = y) RunChunks(ChunkJob.Op.Axpy, x.Length, px, null, py, a);
+            return;
+        }
+        AxpySerial(a, x, y);
+    }
+
+    private static void AxpySerial(float a, ReadOnlySpan<float> x, Span<float> y)
+    {
         int i = 0, w = Vector<float>.Count;
         var av = new Vector<float>(a);
         ref float xs = ref MemoryMarshal.GetReference(x);
@@ -92,7 +123,17 @@ public static class Elementwise
     }
 
     /// <summary>x *= a.</summary>
-    public static void Scale(Span<float> x, float a)
+    public static unsafe void Scale(Span<float> x, float a)
+    {
+        if (Chunks(x.Length) > 1)
+        {
+            fixed (float* px = x) RunChunks(ChunkJob.Op.Scale, x.Length, px, null, px, a);
+            return;
+        }
+        ScaleSerial(x, a);
+    }
+
+    private static void ScaleSerial(Span<float> x, float a)
     {
         int i = 0, w = Vector<float>.Count;
         var av = new Vector<float>(a);
@@ -139,6 +180,54 @@ public static class Elementwise
         float sum = Vector.Sum((s0 + s1) + (s2 + s3));
         for (; i < x.Length; i++) sum += x[i];
         return sum;
+    }
+
+    /// <summary>Below this many elements per chunk a second thread costs more than it saves.</summary>
+    private const int ChunkElements = 1 << 16;
+
+    /// <summary>How many chunks a pass over n elements is cut into (1: run it here).</summary>
+    private static int Chunks(int n) => KernelThreads.ThreadsFor(Math.Max(1, n / ChunkElements));
+
+    [ThreadStatic] private static ChunkJob? _chunks;
+
+    private static unsafe void RunChunks(ChunkJob.Op op, int n, float* a, float* b, float* c, float s)
+    {
+        var job = _chunks ??= new ChunkJob();
+        int chunks = Chunks(n);
+        job.Set(op, n, chunks, a, b, c, s);
+        KernelThreads.For(chunks, job);
+    }
+
+    /// <summary>One element-wise pass cut into contiguous chunks (cut on vector boundaries) for the kernel threads.</summary>
+    private sealed unsafe class ChunkJob : IParallelWork
+    {
+        public enum Op { Relu, ReluBackward, Axpy, Scale }
+
+        private Op _op;
+        private int _n, _chunks;
+        private float* _a, _b, _c;
+        private float _s;
+
+        public void Set(Op op, int n, int chunks, float* a, float* b, float* c, float s)
+        {
+            _op = op; _n = n; _chunks = chunks; _a = a; _b = b; _c = c; _s = s;
+        }
+
+        public void Run(int task, int thread)
+        {
+            int i0 = Cut(task), i1 = Cut(task + 1), len = i1 - i0;
+            switch (_op)
+            {
+                case Op.Relu: ReluSerial(new ReadOnlySpan<float>(_a + i0, len), new Span<float>(_c + i0, len)); break;
+                case Op.ReluBackward:
+                    ReluBackwardSerial(new ReadOnlySpan<float>(_a + i0, len), new ReadOnlySpan<float>(_b + i0, len), new Span<float>(_c + i0, len));
+                    break;
+                case Op.Axpy: AxpySerial(_s, new ReadOnlySpan<float>(_a + i0, len), new Span<float>(_c + i0, len)); break;
+                case Op.Scale: ScaleSerial(new Span<float>(_c + i0, len), _s); break;
+            }
+        }
+
+        private int Cut(int chunk) => chunk == _chunks ? _n : (int)((long)_n * chunk / _chunks) & ~63;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -10,16 +10,35 @@ namespace Mnist.Core.Kernels;
 /// </summary>
 internal static unsafe class GemmDriver
 {
-    private const int MR = GemmMicroKernels.MR, NR = GemmMicroKernels.NR;
+    private const int MR = GemmMicroKernels.MR, MaxNR = GemmMicroKernels.WideNR;
+    // KC 320 keeps conv2's K = 288 in one slice; 128–320 measured alike on the classic shapes (AVX-512, Zen 5).
     private const int KC = 320, MC = 144, NC = 2048;
 
     /// <summary>Below this many flops the dispatch to another thread costs more than it saves.</summary>
     internal static double ParallelFlops = 2e6;
 
-    /// <summary>Set by tests to run the portable micro-kernel on a machine that has AVX2/FMA.</summary>
-    internal static bool ForcePortable;
+    /// <summary>Set by tests to run a narrower tile than the machine's best (never a wider one).</summary>
+    internal static GemmPath Forced = GemmPath.Auto;
 
-    internal static bool UsesAvx2 => !ForcePortable && Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>The tile this machine runs: AVX-512 where present, else AVX2+FMA, else portable.</summary>
+    internal static GemmPath Path
+    {
+        get
+        {
+            bool avx512 = Avx512F.IsSupported, avx2 = Avx2.IsSupported && Fma.IsSupported;
+            return Forced switch
+            {
+                GemmPath.Portable => GemmPath.Portable,
+                GemmPath.Avx2 when avx2 => GemmPath.Avx2,
+                GemmPath.Auto or GemmPath.Avx512 when avx512 => GemmPath.Avx512,
+                GemmPath.Auto or GemmPath.Avx512 when avx2 => GemmPath.Avx2,
+                _ => GemmPath.Portable,
+            };
+        }
+    }
+
+    /// <summary>Tile columns of the current path.</summary>
+    internal static int NR => Path == GemmPath.Avx512 ? GemmMicroKernels.WideNR : GemmMicroKernels.NR;
 
     [ThreadStatic] private static float[]? _packA, _packB;
     [ThreadStatic] private static Job? _job;
@@ -48,39 +67,40 @@ internal static unsafe class GemmDriver
     public static void RunBlock(in GemmProblem p, int m0, int m1, int n0, int n1)
     {
         ScaleC(p, m0, m1, n0, n1);
-        bool avx = UsesAvx2;
-        int k = p.K;
-        int kBlocks = (k + KC - 1) / KC;
+        var path = Path;
+        int nr = path == GemmPath.Avx512 ? GemmMicroKernels.WideNR : GemmMicroKernels.NR;
+        int kBlocks = KSlices(p);
         int mcMax = Math.Min(MC, RoundUp(m1 - m0, MR));
-        int ncMax = Math.Min(NC, RoundUp(n1 - n0, NR));
-        int kcMax = (k + kBlocks - 1) / kBlocks;
-        float* packA = Buffer(ref _packA, mcMax * kcMax);
+        int ncMax = Math.Min(NC, RoundUp(n1 - n0, nr));
+        int kcMax = (p.K + kBlocks - 1) / kBlocks;
+        float* packA = p.PackedA != null ? null : Buffer(ref _packA, mcMax * kcMax);
         float* packB = Buffer(ref _packB, ncMax * kcMax);
-        float* edge = stackalloc float[MR * NR];
+        float* edge = stackalloc float[MR * MaxNR];
         for (int jc = n0; jc < n1; jc += NC)
         {
             int nc = Math.Min(NC, n1 - jc);
             for (int kb = 0; kb < kBlocks; kb++)
             {
-                // Even K slices that depend on K only (never on the split), for bit-identical threads.
-                int k0 = (int)((long)k * kb / kBlocks), kc = (int)((long)k * (kb + 1) / kBlocks) - k0;
+                var (k0, kc) = KSlice(p, kb, kBlocks);
                 bool accumulate = kb > 0 || p.Beta != 0f;
-                GemmPacking.PackB(p, k0, kc, jc, nc, packB);
+                GemmPacking.PackB(p, k0, kc, jc, nc, nr, packB);
                 for (int ic = m0; ic < m1; ic += MC)
                 {
                     int mc = Math.Min(MC, m1 - ic);
-                    GemmPacking.PackA(p, ic, mc, k0, kc, packA);
-                    for (int jr = 0; jr < nc; jr += NR)
+                    float* blockA = packA;
+                    if (p.PackedA != null) blockA = p.PackedA + (long)RoundUp(p.M, MR) * k0 + (long)(ic / MR) * kc * MR;
+                    else GemmPacking.PackA(p, ic, mc, k0, kc, packA);
+                    for (int jr = 0; jr < nc; jr += nr)
                     {
-                        float* bp = packB + (long)(jr / NR) * kc * NR;
-                        int w = Math.Min(NR, nc - jr);
+                        float* bp = packB + (long)(jr / nr) * kc * nr;
+                        int w = Math.Min(nr, nc - jr);
                         for (int ir = 0; ir < mc; ir += MR)
                         {
-                            float* ap = packA + (long)(ir / MR) * kc * MR;
+                            float* ap = blockA + (long)(ir / MR) * kc * MR;
                             float* c = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
                             int h = Math.Min(MR, mc - ir);
-                            if (h == MR && w == NR) Tile(avx, kc, ap, bp, c, p.Ldc, accumulate);
-                            else EdgeTile(avx, kc, ap, bp, c, p.Ldc, accumulate, h, w, edge);
+                            if (h == MR && w == nr) Tile(path, kc, ap, bp, c, p.Ldc, accumulate);
+                            else EdgeTile(path, nr, kc, ap, bp, c, p.Ldc, accumulate, h, w, edge);
                         }
                     }
                 }
@@ -88,22 +108,52 @@ internal static unsafe class GemmDriver
         }
     }
 
-    private static void Tile(bool avx, int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    /// <summary>Floats <see cref="PackWholeA"/> writes for an m×k op(A).</summary>
+    public static int PackedASize(int m, int k) => RoundUp(m, MR) * k + 64;
+
+    /// <summary>
+    /// Packs all of op(A), slice after slice (slice kb at RoundUp(M, MR)·k0), for problems that set
+    /// <see cref="GemmProblem.PackedA"/>. Row blocks must then start on multiples of MR, as all do here.
+    /// </summary>
+    public static void PackWholeA(in GemmProblem p, float* dst)
     {
-        if (avx) GemmMicroKernels.Avx2(kc, a, b, c, ldc, accumulate);
+        int slices = KSlices(p);
+        for (int kb = 0; kb < slices; kb++)
+        {
+            var (k0, kc) = KSlice(p, kb, slices);
+            GemmPacking.PackA(p, 0, p.M, k0, kc, dst + (long)RoundUp(p.M, MR) * k0);
+        }
+    }
+
+    /// <summary>
+    /// K is cut into even KC-deep slices that depend on K alone (never on the thread split), which
+    /// keeps threaded results bit-identical.
+    /// </summary>
+    private static int KSlices(in GemmProblem p) => (p.K + KC - 1) / KC;
+
+    private static (int Start, int Length) KSlice(in GemmProblem p, int kb, int slices)
+    {
+        int k0 = (int)((long)p.K * kb / slices), k1 = (int)((long)p.K * (kb + 1) / slices);
+        return (k0, k1 - k0);
+    }
+
+    private static void Tile(GemmPath path, int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    {
+        if (path == GemmPath.Avx512) GemmMicroKernels.Avx512(kc, a, b, c, ldc, accumulate);
+        else if (path == GemmPath.Avx2) GemmMicroKernels.Avx2(kc, a, b, c, ldc, accumulate);
         else GemmMicroKernels.Portable(kc, a, b, c, ldc, accumulate);
     }
 
     /// <summary>A partial tile goes through a full-size scratch tile, so it sees the same arithmetic.</summary>
-    private static void EdgeTile(bool avx, int kc, float* a, float* b, float* c, nint ldc, bool accumulate,
+    private static void EdgeTile(GemmPath path, int nr, int kc, float* a, float* b, float* c, nint ldc, bool accumulate,
         int h, int w, float* edge)
     {
         if (accumulate)
             for (int r = 0; r < h; r++)
-                for (int j = 0; j < w; j++) edge[r * NR + j] = c[r * ldc + j];
-        Tile(avx, kc, a, b, edge, NR, accumulate);
+                for (int j = 0; j < w; j++) edge[r * nr + j] = c[r * ldc + j];
+        Tile(path, kc, a, b, edge, nr, accumulate);
         for (int r = 0; r < h; r++)
-            for (int j = 0; j < w; j++) c[r * ldc + j] = edge[r * NR + j];
+            for (int j = 0; j < w; j++) c[r * ldc + j] = edge[r * nr + j];
     }
 
     /// <summary>Applies beta to a block of C before the products are added (0 clears it, 1 keeps it).</summary>
@@ -132,7 +182,7 @@ internal static unsafe class GemmDriver
     private sealed class Job : IParallelWork
     {
         private GemmProblem _p;
-        private int _mParts, _nParts, _mPanels, _nPanels;
+        private int _mParts, _nParts, _mPanels, _nPanels, _nr;
 
         public int Tasks => _mParts * _nParts;
 
@@ -140,7 +190,8 @@ internal static unsafe class GemmDriver
         {
             _p = p;
             _mPanels = (p.M + MR - 1) / MR;
-            _nPanels = (p.N + NR - 1) / NR;
+            _nr = NR;
+            _nPanels = (p.N + _nr - 1) / _nr;
             // Each row part packs all of its B columns and each column part all of its A rows:
             // pick the split that packs least, with at least one tile per part.
             double best = double.MaxValue;
@@ -160,8 +211,8 @@ internal static unsafe class GemmDriver
             ref readonly var p = ref _p;
             int m0 = Math.Min(p.M, (int)((long)_mPanels * mi / _mParts) * MR);
             int m1 = Math.Min(p.M, (int)((long)_mPanels * (mi + 1) / _mParts) * MR);
-            int n0 = Math.Min(p.N, (int)((long)_nPanels * ni / _nParts) * NR);
-            int n1 = Math.Min(p.N, (int)((long)_nPanels * (ni + 1) / _nParts) * NR);
+            int n0 = Math.Min(p.N, (int)((long)_nPanels * ni / _nParts) * _nr);
+            int n1 = Math.Min(p.N, (int)((long)_nPanels * (ni + 1) / _nParts) * _nr);
             if (m1 > m0 && n1 > n0) RunBlock(_p, m0, m1, n0, n1);
         }
     }

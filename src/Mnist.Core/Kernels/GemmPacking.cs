@@ -11,62 +11,50 @@ namespace Mnist.Core.Kernels;
 /// </summary>
 internal static unsafe class GemmPacking
 {
-    public const int MR = GemmMicroKernels.MR, NR = GemmMicroKernels.NR;
+    public const int MR = GemmMicroKernels.MR;
 
     /// <summary>Packs rows [i0, i0+rows) × k [k0, k0+kc) of op(A) into ceil(rows/MR) panels of kc·MR floats.</summary>
     public static void PackA(in GemmProblem p, int i0, int rows, int k0, int kc, float* dst)
     {
         var a = p.A;
-        int k = k0, done = 0;
-        while (done < kc)
+        float* src = a.Ptr + (a.Trans ? (long)k0 * a.Ld + i0 : (long)i0 * a.Ld + k0);
+        for (int r0 = 0; r0 < rows; r0 += MR)
         {
-            int seg = k / p.SegLen, kk = k - seg * p.SegLen;
-            int len = Math.Min(p.SegLen - kk, kc - done);
-            float* src = a.Ptr + seg * a.SegStride + (a.Trans ? (long)kk * a.Ld + i0 : (long)i0 * a.Ld + kk);
-            for (int r0 = 0; r0 < rows; r0 += MR)
-            {
-                float* panel = dst + (long)(r0 / MR) * kc * MR + done * MR;
-                int h = Math.Min(MR, rows - r0);
-                if (a.Trans) CopyRows(src + r0, a.Ld, len, h, MR, panel);
-                else GatherRows(src + (long)r0 * a.Ld, a.Ld, len, h, MR, panel);
-            }
-            done += len;
-            k += len;
+            float* panel = dst + (long)(r0 / MR) * kc * MR;
+            int h = Math.Min(MR, rows - r0);
+            if (a.Trans) CopyRows(src + r0, a.Ld, kc, h, MR, panel);
+            else GatherRows(src + (long)r0 * a.Ld, a.Ld, kc, h, MR, panel);
         }
     }
 
-    /// <summary>Packs k [k0, k0+kc) × columns [j0, j0+cols) of op(B) into ceil(cols/NR) panels of kc·NR floats.</summary>
-    public static void PackB(in GemmProblem p, int k0, int kc, int j0, int cols, float* dst)
+    /// <summary>Packs k [k0, k0+kc) × columns [j0, j0+cols) of op(B) into ceil(cols/nr) panels of kc·nr floats.</summary>
+    public static void PackB(in GemmProblem p, int k0, int kc, int j0, int cols, int nr, float* dst)
     {
         var b = p.B;
-        int k = k0, done = 0;
-        while (done < kc)
+        float* src = b.Ptr + (b.Trans ? (long)j0 * b.Ld + k0 : (long)k0 * b.Ld + j0);
+        for (int c0 = 0; c0 < cols; c0 += nr)
         {
-            int seg = k / p.SegLen, kk = k - seg * p.SegLen;
-            int len = Math.Min(p.SegLen - kk, kc - done);
-            float* src = b.Ptr + seg * b.SegStride + (b.Trans ? (long)j0 * b.Ld + kk : (long)kk * b.Ld + j0);
-            for (int c0 = 0; c0 < cols; c0 += NR)
-            {
-                float* panel = dst + (long)(c0 / NR) * kc * NR + done * NR;
-                int w = Math.Min(NR, cols - c0);
-                if (b.Trans) GatherRows(src + (long)c0 * b.Ld, b.Ld, len, w, NR, panel);
-                else CopyRows(src + c0, b.Ld, len, w, NR, panel);
-            }
-            done += len;
-            k += len;
+            float* panel = dst + (long)(c0 / nr) * kc * nr;
+            int w = Math.Min(nr, cols - c0);
+            if (b.Trans) GatherRows(src + (long)c0 * b.Ld, b.Ld, kc, w, nr, panel);
+            else CopyRows(src + c0, b.Ld, kc, w, nr, panel);
         }
     }
 
     /// <summary>dst[k·width + r] = src[k·ld + r] for r &lt; count, zero for count ≤ r &lt; width.</summary>
     private static void CopyRows(float* src, int ld, int len, int count, int width, float* dst)
     {
-        if (count == width && width == 16 && Avx.IsSupported)
+        if (Avx.IsSupported && width % 8 == 0)
         {
-            for (int k = 0; k < len; k++, src += ld, dst += 16)
-            {
-                Avx.Store(dst, Avx.LoadVector256(src));
-                Avx.Store(dst + 8, Avx.LoadVector256(src + 8));
-            }
+            for (int k = 0; k < len; k++, src += ld, dst += width)
+                for (int j = 0; j < width; j += 8)
+                {
+                    int valid = Math.Clamp(count - j, 0, 8);
+                    // Masked-off lanes load as zero, which is the padding the panel needs.
+                    var v = valid == 8 ? Avx.LoadVector256(src + j)
+                        : valid > 0 ? Avx.MaskLoad(src + j, FirstLanes(valid)) : Vector256<float>.Zero;
+                    Avx.Store(dst + j, v);
+                }
             return;
         }
         for (int k = 0; k < len; k++, src += ld, dst += width)
@@ -77,22 +65,34 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>dst[k·width + r] = src[r·ld + k] for r &lt; count, zero for count ≤ r &lt; width (a transpose).</summary>
+    /// <summary>
+    /// dst[k·width + r] = src[r·ld + k] for r &lt; count, zero for count ≤ r &lt; width (a transpose),
+    /// in 8×8 blocks (6×8 for the 6-wide A panels); blocks cut by count or by the end of k are loaded
+    /// masked and stored only as far as they go.
+    /// </summary>
     private static void GatherRows(float* src, int ld, int len, int count, int width, float* dst)
     {
-        int k = 0;
-        if (Avx.IsSupported && count == width)
+        if (Avx.IsSupported && (width % 8 == 0 || width == 6))
         {
-            if (width == 16)
-                for (; k + 8 <= len; k += 8)
+            int group = width == 6 ? 6 : 8;
+            for (int k = 0; k < len; k += 8)
+            {
+                int kCount = Math.Min(8, len - k);
+                for (int r = 0; r < width; r += group)
                 {
-                    Transpose8Store(src + k, ld, dst + k * 16, 16);
-                    Transpose8Store(src + 8L * ld + k, ld, dst + k * 16 + 8, 16);
+                    int rows = Math.Clamp(count - r, 0, group);
+                    float* from = src + (long)r * ld + k, to = dst + k * width + r;
+                    if (rows == group && kCount == 8)
+                    {
+                        if (group == 6) Transpose6x8Store(from, ld, to);
+                        else Transpose8Store(from, ld, to, width);
+                    }
+                    else TransposePartial(from, ld, rows, group, kCount, to, width);
                 }
-            else if (width == 6)
-                for (; k + 8 <= len; k += 8) Transpose6x8Store(src + k, ld, dst + k * 6);
+            }
+            return;
         }
-        for (; k < len; k++)
+        for (int k = 0; k < len; k++)
         {
             float* d = dst + k * width;
             int r = 0;
@@ -100,6 +100,8 @@ internal static unsafe class GemmPacking
             for (; r < width; r++) d[r] = 0f;
         }
     }
+
+    private static Vector256<float> FirstLanes(int n) => Vector256.LessThan(Lanes, Vector256.Create(n)).AsSingle();
 
     /// <summary>Reads an 8×8 block (8 rows of src, 8 k each) and writes it transposed: row k of the result at dst + k·dstStride.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -125,6 +127,7 @@ internal static unsafe class GemmPacking
     }
 
     private static readonly Vector256<int> FirstSix = Vector256.Create(-1, -1, -1, -1, -1, -1, 0, 0);
+    private static readonly Vector256<int> Lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
 
     /// <summary>
     /// 6 rows × 8 k into 8 groups of 6: each 8-wide store spills two lanes into the next group,
@@ -152,8 +155,28 @@ internal static unsafe class GemmPacking
         Avx.MaskStore(dst + 42, FirstSix.AsSingle(), r7);
     }
 
+    /// <summary>
+    /// The general block: <paramref name="rows"/> (0 to <paramref name="group"/>) source rows of kCount
+    /// (1 to 8) elements, missing rows read as zero; kCount output groups of <paramref name="group"/>
+    /// floats at dst + k·dstStride. Six-wide groups are packed back to back: each 8-wide store spills
+    /// two lanes that the next store overwrites, and the last is masked.
+    /// </summary>
+    private static void TransposePartial(float* src, int ld, int rows, int group, int kCount, float* dst, int dstStride)
+    {
+        var mask = FirstLanes(kCount);
+        Span<Vector256<float>> v = [default, default, default, default, default, default, default, default];
+        for (int i = 0; i < rows; i++) v[i] = Avx.MaskLoad(src + i * (long)ld, mask);
+        Transpose8x8(ref v[0], ref v[1], ref v[2], ref v[3], ref v[4], ref v[5], ref v[6], ref v[7]);
+        for (int k = 0; k < kCount; k++)
+        {
+            float* d = dst + k * dstStride;
+            if (group == 8 || k < kCount - 1) Avx.Store(d, v[k]);
+            else Avx.MaskStore(d, FirstSix.AsSingle(), v[k]);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2,
+    private static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2,
         ref Vector256<float> r3, ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6,
         ref Vector256<float> r7)
     {

@@ -23,41 +23,44 @@ public static class Im2Col
         fixed (float* src = cols, dst = image) Fold(g, src, dst);
     }
 
-    internal static unsafe void Unfold(in ConvGeometry g, float* image, float* cols)
+    internal static unsafe void Unfold(in ConvGeometry g, float* image, float* cols) => Unfold(g, image, cols, 0, g.ColRows);
+
+    /// <summary>Rows [r0, r1) of the column matrix, row r written at cols + (r − r0)·OH·OW.</summary>
+    internal static unsafe void Unfold(in ConvGeometry g, float* image, float* cols, int r0, int r1)
     {
-        if (IsShiftedPlane(g)) UnfoldShifted(g, image, cols);
-        else UnfoldRows(g, image, cols);
+        int taps = g.KernelH * g.KernelW, plane = g.ColCols;
+        bool shifted = IsShiftedPlane(g);
+        for (int r = r0; r < r1; r++)
+        {
+            int c = r / taps, ky = r % taps / g.KernelW, kx = r % g.KernelW;
+            float* dst = cols + (long)(r - r0) * plane;
+            float* channel = image + (long)c * g.Height * g.Width;
+            if (shifted) UnfoldShiftedRow(g, channel, ky, kx, dst);
+            else UnfoldRow(g, channel, ky, kx, dst);
+        }
     }
 
     /// <summary>
-    /// Stride 1 and output width = input width ("same" padding along x): each column-matrix row is the
-    /// image plane shifted by one offset, so it is one block copy; the positions that wrapped around a
-    /// row edge, and the rows that fell outside, are then set to zero.
+    /// Stride 1 and output width = input width ("same" padding along x): a column-matrix row is the
+    /// channel plane shifted by one offset, so it is one block copy; the positions that wrapped around
+    /// a row edge, and the rows that fell outside, are then set to zero.
     /// </summary>
-    private static unsafe void UnfoldShifted(in ConvGeometry g, float* image, float* cols)
+    private static unsafe void UnfoldShiftedRow(in ConvGeometry g, float* channel, int ky, int kx, float* dst)
     {
-        int oh = g.OutH, w = g.Width, plane = oh * w;
-        for (int c = 0; c < g.Channels; c++)
-            for (int ky = 0; ky < g.KernelH; ky++)
-            {
-                var (y0, y1) = InsideRows(g, ky);
-                for (int kx = 0; kx < g.KernelW; kx++)
-                {
-                    float* dst = cols + (long)((c * g.KernelH + ky) * g.KernelW + kx) * plane;
-                    var (lo, hi) = InsideColumns(g, kx);
-                    if (y1 <= y0 || hi <= lo)
-                    {
-                        new Span<float>(dst, plane).Clear();
-                        continue;
-                    }
-                    int first = y0 * w + lo, last = (y1 - 1) * w + hi;
-                    float* src = image + ((long)c * g.Height + y0 - g.Pad + ky) * w + lo - g.Pad + kx;
-                    new Span<float>(dst, first).Clear();
-                    new ReadOnlySpan<float>(src, last - first).CopyTo(new Span<float>(dst + first, last - first));
-                    new Span<float>(dst + last, plane - last).Clear();
-                    ZeroWrapped(dst, w, y0, y1, lo, hi);
-                }
-            }
+        int w = g.Width, plane = g.OutH * w;
+        var (y0, y1) = InsideRows(g, ky);
+        var (lo, hi) = InsideColumns(g, kx);
+        if (y1 <= y0 || hi <= lo)
+        {
+            new Span<float>(dst, plane).Clear();
+            return;
+        }
+        int first = y0 * w + lo, last = (y1 - 1) * w + hi;
+        float* src = channel + (long)(y0 - g.Pad + ky) * w + lo - g.Pad + kx;
+        new Span<float>(dst, first).Clear();
+        new ReadOnlySpan<float>(src, last - first).CopyTo(new Span<float>(dst + first, last - first));
+        new Span<float>(dst + last, plane - last).Clear();
+        ZeroWrapped(dst, w, y0, y1, lo, hi);
     }
 
     /// <summary>Zeroes columns outside [lo, hi) in rows [y0, y1) of a row-major block of width w.</summary>
@@ -72,31 +75,26 @@ public static class Im2Col
         }
     }
 
-    private static unsafe void UnfoldRows(in ConvGeometry g, float* image, float* cols)
+    /// <summary>Any stride and padding: row by row, zeros outside, a copy (stride 1) or a strided gather inside.</summary>
+    private static unsafe void UnfoldRow(in ConvGeometry g, float* channel, int ky, int kx, float* dst)
     {
         int oh = g.OutH, ow = g.OutW, s = g.Stride;
-        for (int c = 0; c < g.Channels; c++)
-            for (int ky = 0; ky < g.KernelH; ky++)
-                for (int kx = 0; kx < g.KernelW; kx++)
-                {
-                    float* dst = cols + (long)((c * g.KernelH + ky) * g.KernelW + kx) * oh * ow;
-                    var (lo, hi) = InsideColumns(g, kx);
-                    int x0 = lo * s - g.Pad + kx;
-                    for (int oy = 0; oy < oh; oy++, dst += ow)
-                    {
-                        int iy = oy * s - g.Pad + ky;
-                        if (iy < 0 || iy >= g.Height)
-                        {
-                            new Span<float>(dst, ow).Clear();
-                            continue;
-                        }
-                        float* src = image + ((long)c * g.Height + iy) * g.Width + x0;
-                        for (int ox = 0; ox < lo; ox++) dst[ox] = 0f;
-                        if (s == 1) new ReadOnlySpan<float>(src, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
-                        else for (int ox = lo; ox < hi; ox++, src += s) dst[ox] = *src;
-                        for (int ox = hi; ox < ow; ox++) dst[ox] = 0f;
-                    }
-                }
+        var (lo, hi) = InsideColumns(g, kx);
+        int x0 = lo * s - g.Pad + kx;
+        for (int oy = 0; oy < oh; oy++, dst += ow)
+        {
+            int iy = oy * s - g.Pad + ky;
+            if (iy < 0 || iy >= g.Height)
+            {
+                new Span<float>(dst, ow).Clear();
+                continue;
+            }
+            float* src = channel + (long)iy * g.Width + x0;
+            for (int ox = 0; ox < lo; ox++) dst[ox] = 0f;
+            if (s == 1) new ReadOnlySpan<float>(src, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
+            else for (int ox = lo; ox < hi; ox++, src += s) dst[ox] = *src;
+            for (int ox = hi; ox < ow; ox++) dst[ox] = 0f;
+        }
     }
 
     internal static unsafe void Fold(in ConvGeometry g, float* cols, float* image)

@@ -46,9 +46,6 @@ public static class KernelThreads
     private static int _completed;
     private static Exception? _failure;
 
-    /// <summary>Whether a call now would run inline (for callers that pick a serial strategy).</summary>
-    internal static bool InsideJob => _inside;
-
     /// <summary>Threads a job of this many tasks would get.</summary>
     internal static int ThreadsFor(int tasks) => _inside ? 1 : Math.Min(MaxThreads, tasks);
 

@@ -3,7 +3,7 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// Scratch buffers a layer hands to its kernels: each slot grows to the largest size asked for and
 /// is then reused, so the steady-state training step allocates nothing.
-/// <see cref="Convolution"/> uses slots 0–3.
+/// <see cref="Convolution"/> uses slots 0–2.
 /// </summary>
 public sealed class Workspace
 {
@@ -16,10 +16,4 @@ public sealed class Workspace
         if (buffer is null || buffer.Length < length) _slots[slot] = buffer = new float[length];
         return buffer.AsSpan(0, length);
     }
-
-    /// <summary>
-    /// What the column matrix in the convolution's slot was unfolded from (geometry, batch and
-    /// input address), so BackwardWeights reuses Forward's columns only for the same input.
-    /// </summary>
-    internal (ConvGeometry Geometry, int Batch, nint Input)? Columns { get; set; }
 }
