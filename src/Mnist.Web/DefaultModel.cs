@@ -27,7 +27,7 @@ public static class DefaultModel
             if (!File.Exists(given)) throw new MnistException($"model file not found: {given}");
             return given;
         }
-        if (BestRegistered(options.ResultsDir) is { } best)
+        if (BestRegistered(options.ResultsDir, options.Log) is { } best)
         {
             options.Log($"no --model given: serving the best run in {Path.Combine(options.ResultsDir, SqliteRunRegistry.FileName)}, "
                 + $"{best.Run.Id} ({best.Run.Preset}, test accuracy {Percent(best.Run.FinalTestAccuracy)})");
@@ -46,11 +46,12 @@ public static class DefaultModel
     }
 
     /// <summary>The complete run with the highest final test accuracy whose model file exists.</summary>
-    public static (RunRecord Run, string Path)? BestRegistered(string resultsDir)
+    public static (RunRecord Run, string Path)? BestRegistered(string resultsDir, Action<string>? log = null)
     {
         var registry = SqliteRunRegistry.InResults(resultsDir);
-        foreach (var run in registry.Runs().Where(r => r.IsComplete && r.FinalTestAccuracy is not null)
-                     .OrderByDescending(r => r.FinalTestAccuracy))
+        var runs = registry.Runs();
+        if (registry.Problem is { } problem) log?.Invoke("ignoring the registry: " + problem);
+        foreach (var run in runs.Where(r => r.IsComplete && r.FinalTestAccuracy is not null).OrderByDescending(r => r.FinalTestAccuracy))
         {
             var path = ResultsFiles.Resolve(resultsDir, run.Folder + "/" + ModelFileName);
             if (path is not null && File.Exists(path)) return (run, path);

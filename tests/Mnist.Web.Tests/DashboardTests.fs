@@ -94,6 +94,16 @@ let registry =
               Expect.equal ((byId "cccc3333").GetProperty("run").GetProperty("status").GetString()) "running" "still running"
           }
 
+          testT "a registry file that is not one lists nothing and says why, without failing" <| fun () -> task {
+              let results = scratch "bad-registry"
+              File.WriteAllText(Path.Combine(results, SqliteRunRegistry.FileName), "not a database, just text that is long enough to look like something")
+              use f = factory [ "model", modelPath.Value; "results", results ]
+              let! answer = get (f.CreateClient()) "/api/runs"
+              Expect.equal answer.Status 200 answer.Text
+              Expect.equal (answer.Body.GetProperty("runs").GetArrayLength()) 0 "no runs"
+              Expect.isTrue (answer.Has "problem") $"the reason is given: {answer.Text}"
+          }
+
           testT "reports are served read-only: no models, no registry, nothing hidden or outside" <| fun () -> task {
               let results = resultsWithRuns ()
               use f = factory [ "model", modelPath.Value; "results", results ]
