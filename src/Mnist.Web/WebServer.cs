@@ -10,8 +10,8 @@ namespace Mnist.Web;
 /// <summary>
 /// The whole server: the draw-a-digit page, the prediction API and the runs dashboard, in one
 /// ASP.NET Core app. Settings come from <see cref="ServeOptions"/> when given (`mnist serve`),
-/// else from configuration (command-line arguments, environment; the tests' settings), read only
-/// when the host starts. The model is loaded then, before the first request: a missing or
+/// else from configuration (command-line arguments, environment; the tests' settings), read once
+/// the app is built. The model is loaded right then, before anything listens: a missing or
 /// corrupt file stops start-up with the loader's message.
 /// </summary>
 public static class WebServer
