@@ -1,5 +1,5 @@
 // The front door: dotnet fsi build.fsx -t <Target>
-// Targets: Restore, Build, Test, Data (default: Test). Run with -t <Target> [-- extra arguments].
+// Targets: Restore, Build, Test, Data, Serve (default: Test). Run with -t <Target> [-- extra arguments].
 // Fake.Core.Target 6.x needs FSharp.Control.Reactive >= 5.0.2, which is not served here: 4.4.2 works.
 #r "nuget: FSharp.Control.Reactive, 4.4.2"
 #r "nuget: Fake.Core.Target, 6.2.0"
@@ -107,10 +107,14 @@ Target.create "Data" (fun _ ->
     mnist ("data" :: "fetch" :: extraArgs ())
     mnist ("data" :: "verify" :: extraArgs ()))
 
+/// The web app: dotnet fsi build.fsx -t Serve [-- --model m --port p]
+Target.create "Serve" (fun _ -> mnist ("serve" :: extraArgs ()))
+
 open Fake.Core.TargetOperators
 
 "Restore" ==> "Build" ==> "Test" |> ignore
 "Build" ==> "Data" |> ignore
+"Build" ==> "Serve" |> ignore
 
 let succeeded =
     try

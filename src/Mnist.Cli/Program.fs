@@ -9,6 +9,7 @@ open Mnist.Cli.SummaryCommand
 open Mnist.Cli.BenchCommand
 open Mnist.Cli.PredictCommand
 open Mnist.Cli.GradcheckCommand
+open Mnist.Cli.ServeCommand
 
 [<HelpFlags("--help", "-h")>]
 type MnistArgs =
@@ -19,6 +20,7 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Gradcheck of ParseResults<GradcheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -29,6 +31,7 @@ type MnistArgs =
             | Summary _ -> "layers, output shapes and parameter counts"
             | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
             | Gradcheck _ -> "check every layer's, the loss's and whole networks' gradients numerically; exit 1 on a failure"
+            | Serve _ -> "web page to draw digits, prediction API and runs dashboard"
 
 let private dispatch (args: ParseResults<MnistArgs>) =
     match args.GetSubCommand() with
@@ -39,6 +42,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Summary a -> SummaryCommand.run a
     | Bench a -> BenchCommand.run a
     | Gradcheck a -> GradcheckCommand.run a
+    | Serve a -> ServeCommand.run a
 
 [<EntryPoint>]
 let main argv =

@@ -18,6 +18,7 @@ public sealed record Prediction(int Digit, float[] Probabilities)
 public sealed class Predictor(Sequential network, Normalization normalization, int[] inputShape)
 {
     private readonly Tensor _input = new([1, .. inputShape]);
+    private readonly int _featureLayer = FeatureMaps.LayerOf(network);
 
     public Predictor(LoadedModel model) : this(model.Network, model.Normalization, model.Config.InputShape) { }
 
@@ -30,6 +31,28 @@ public sealed class Predictor(Sequential network, Normalization normalization, i
         normalization.Apply(unitPixels, _input.Span);
         var logits = network.Forward(_input, training: false).Span;
         return new Prediction(ArgMax(logits), Softmax(logits));
+    }
+
+    /// <summary>
+    /// Classifies like <see cref="Predict"/> and also returns what the first convolution detects:
+    /// its output after the normalisation and activation that follow it (null for a network
+    /// without a convolution). Same logits as <see cref="Predict"/>: the network runs layer by
+    /// layer, exactly as <see cref="Sequential.Forward"/> does.
+    /// </summary>
+    public (Prediction Prediction, FeatureMaps? Maps) PredictWithFeatureMaps(ReadOnlySpan<float> unitPixels)
+    {
+        if (unitPixels.Length != _input.Length)
+            throw new MnistException($"expected {_input.Length} pixels, got {unitPixels.Length}");
+        normalization.Apply(unitPixels, _input.Span);
+        FeatureMaps? maps = null;
+        var x = _input;
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            x = network.Layers[i].Forward(x, training: false);
+            if (i == _featureLayer) maps = new FeatureMaps(i, x.Dim(1), x.Dim(2), x.Dim(3), x.Span.ToArray());
+        }
+        var logits = x.Span;
+        return (new Prediction(ArgMax(logits), Softmax(logits)), maps);
     }
 
     /// <summary>Numerically stable softmax (subtracting the largest logit first).</summary>
