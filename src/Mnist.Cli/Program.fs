@@ -7,14 +7,20 @@ open Mnist.Cli.TrainCommand
 open Mnist.Cli.EvalCommand
 open Mnist.Cli.SummaryCommand
 open Mnist.Cli.BenchCommand
+open Mnist.Cli.PredictCommand
+open Mnist.Cli.GradcheckCommand
+open Mnist.Cli.ServeCommand
 
 [<HelpFlags("--help", "-h")>]
 type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Gradcheck of ParseResults<GradcheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<ExperimentCommands.Sweep.Args>
     | [<CliPrefix(CliPrefix.None)>] Runs of ParseResults<ExperimentCommands.Runs.Args>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<ExperimentCommands.Rerun.Args>
@@ -27,8 +33,11 @@ type MnistArgs =
             | Data _ -> "fetch or verify the MNIST files"
             | Train _ -> "train a network; ends with 'test accuracy NN.NN%'"
             | Eval _ -> "evaluate a saved model on the test set"
+            | Predict _ -> "classify a PNG file or a test image"
             | Summary _ -> "layers, output shapes and parameter counts"
             | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
+            | Gradcheck _ -> "check every layer's, the loss's and whole networks' gradients numerically; exit 1 on a failure"
+            | Serve _ -> "web page to draw digits, prediction API and runs dashboard"
             | Sweep _ -> "run a sweep of experiments (skips finished runs, resumes interrupted ones)"
             | Runs _ -> "list runs from the results registry, best first"
             | Run _ -> "rerun one recorded experiment and check that its metrics match"
@@ -41,8 +50,11 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Data a -> DataCommands.run a
     | Train a -> TrainCommand.run a
     | Eval a -> EvalCommand.run a
+    | Predict a -> PredictCommand.run a
     | Summary a -> SummaryCommand.run a
     | Bench a -> BenchCommand.run a
+    | Gradcheck a -> GradcheckCommand.run a
+    | Serve a -> ServeCommand.run a
     | Sweep a -> ExperimentCommands.Sweep.run a
     | Runs a -> ExperimentCommands.Runs.run a
     | Run a -> ExperimentCommands.Rerun.run a
@@ -60,6 +72,12 @@ let main argv =
         printfn "%s" e.Message
         0
     | :? ArguParseException as e ->
+        // Argu appends the whole usage; the first line says what is wrong.
+        let commands = Reflection.FSharpType.GetUnionCases typeof<MnistArgs> |> Array.map (fun c -> c.Name.ToLowerInvariant())
+        let command = argv |> Array.tryHead |> Option.filter (fun a -> Array.contains a commands)
+        eprintfn "%s\nrun 'mnist %s--help' for the options" (e.Message.Split('\n')[0]) (command |> Option.map (sprintf "%s ") |> Option.defaultValue "")
+        2
+    | :? ArguException as e ->
         eprintfn "%s" e.Message
         2
     | :? MnistException as e ->

@@ -16,4 +16,4 @@ let main argv =
     stdout.Flush()
     use raw = System.Console.OpenStandardOutput()
     raw.Write(System.Text.Encoding.ASCII.GetBytes $"\ntests: {passed} passed, {failed} failed\n")
-    if failed > 0 then max exitCode 1 else exitCode
+    if failed > 0 || passed = 0 then max exitCode 1 else exitCode

@@ -3,9 +3,9 @@ module Mnist.Tests.ReportTests
 
 open System
 open System.IO
-open System.IO.Compression
 open System.Text.RegularExpressions
 open Expecto
+open Mnist.Core.Imaging
 open Mnist.Experiments
 open Mnist.Experiments.Reports
 open Mnist.Tests.TestData
@@ -18,35 +18,6 @@ let private externalReferences (html: string) =
     [ for m in Regex.Matches(html, """(?:src|href)\s*=\s*["']([^"']+)["']|url\(([^)]+)\)""", RegexOptions.IgnoreCase) do
           let target = if m.Groups[1].Success then m.Groups[1].Value else m.Groups[2].Value
           if Regex.IsMatch(target, "^(https?:)?//", RegexOptions.IgnoreCase) then yield target ]
-
-let private bigEndian (bytes: byte[]) (offset: int) =
-    (int bytes[offset] <<< 24) ||| (int bytes[offset + 1] <<< 16) ||| (int bytes[offset + 2] <<< 8) ||| int bytes[offset + 3]
-
-[<Tests>]
-let pngTests =
-    testList "Experiments.Png" [
-        test "CRC-32 matches the standard check value" {
-            Expect.equal (Png.crc32 (ReadOnlySpan(Text.Encoding.ASCII.GetBytes "123456789"))) 0xCBF43926u "check value"
-        }
-
-        test "a greyscale PNG carries its size and its pixels, row by row" {
-            let pixels = Array.init (3 * 2) (fun i -> byte (i * 40))
-            let png = Png.greyscale 3 2 (ReadOnlySpan pixels)
-            Expect.sequenceEqual png[0..7] [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |] "signature"
-            Expect.equal (Text.Encoding.ASCII.GetString(png, 12, 4)) "IHDR" "first chunk"
-            Expect.equal (bigEndian png 16, bigEndian png 20) (3, 2) "width, height"
-            Expect.equal (png[24], png[25]) (8uy, 0uy) "8-bit greyscale"
-            let headerCrc = uint32 (bigEndian png 29)
-            Expect.equal headerCrc (Png.crc32 (ReadOnlySpan(png, 12, 17))) "IHDR checksum"
-            let idatLength = bigEndian png 33
-            Expect.equal (Text.Encoding.ASCII.GetString(png, 37, 4)) "IDAT" "data chunk"
-            use zlib = new ZLibStream(new MemoryStream(png, 41, idatLength), CompressionMode.Decompress)
-            use raw = new MemoryStream()
-            zlib.CopyTo raw
-            Expect.sequenceEqual (raw.ToArray()) [| 0uy; 0uy; 40uy; 80uy; 0uy; 120uy; 160uy; 200uy |] "filter byte + row, twice"
-            Expect.equal (Text.Encoding.ASCII.GetString(png, png.Length - 8, 4)) "IEND" "last chunk"
-        }
-    ]
 
 [<Tests>]
 let reportTests =
@@ -81,8 +52,14 @@ let reportTests =
                 Expect.stringContains page """<script src="../../plotly.min.js"></script>""" "run page links the shared plotly.js"
                 Expect.isEmpty (externalReferences page) "no network address in a run page"
                 Expect.equal (count "Plotly.newPlot" page) 3 "loss, accuracy, confusion matrix"
-                let mistakes = (RunFiles.tryReadMistakes (Layout.runDir dir.Path "tiny" run.Id)).Value.Images.Length
-                Expect.equal (count "src=\"data:image/png;base64," page) mistakes "one inline PNG per listed mistake"
+                let mistakes = (RunFiles.tryReadMistakes (Layout.runDir dir.Path "tiny" run.Id)).Value
+                let urls = [ for m in Regex.Matches(page, "src=\"(data:image/png;base64,[^\"]+)\"") -> m.Groups[1].Value ]
+                Expect.equal urls.Length mistakes.Images.Length "one inline PNG per listed mistake"
+                let first = PngDataUrl.Decode urls.Head
+                Expect.equal (first.Width, first.Height) (28, 28) "a whole digit"
+                let grey = first.Pixels |> Array.chunkBySize first.Channels |> Array.map Array.head // the decoder may add alpha
+                Expect.sequenceEqual grey (Convert.FromBase64String mistakes.Images[0].Pixels |> Array.map (fun p -> 255uy - p))
+                    "the mistake's own pixels, inverted (dark ink on paper)"
                 let perClass = Regex.Match(page, "<th>class</th>.*?</table>", RegexOptions.Singleline).Value
                 Expect.equal (count "<tr>" perClass) 10 "a per-class row per digit"
         }

@@ -1,4 +1,5 @@
 using Mnist.Core.Data;
+using Mnist.Core.Inference;
 using Mnist.Core.Layers;
 using Mnist.Core.Losses;
 using Mnist.Core.Tensors;
@@ -31,7 +32,7 @@ public sealed class Evaluator(int batchSize = 500, int mistakesKept = 25)
             for (int i = 0; i < count; i++)
             {
                 var row = probabilities.Slice(i * classes, classes);
-                int predicted = ArgMax(row);
+                int predicted = Predictor.ArgMax(row);
                 confusion[_labels[i], predicted]++;
                 if (predicted != _labels[i]) mistakes.Add(new Mistake(start + i, _labels[i], predicted, row[predicted]));
             }
@@ -49,13 +50,5 @@ public sealed class Evaluator(int batchSize = 500, int mistakesKept = 25)
         if (_labels.Length < count) _labels = new int[Math.Max(count, batchSize)];
         loader.FillRange(start, count, _images.Span, _labels.AsSpan(0, count));
         return network.Forward(_images, training: false);
-    }
-
-    internal static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int k = 1; k < row.Length; k++)
-            if (row[k] > row[best]) best = k;
-        return best;
     }
 }

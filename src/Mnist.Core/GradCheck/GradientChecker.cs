@@ -10,17 +10,24 @@ public sealed record GradTarget(string Name, Tensor Value, Tensor Analytic);
 /// <summary>
 /// Compares analytic gradients with central differences (L(v+ε) − L(v−ε)) / (2ε), evaluated in
 /// float64 around the float32 values: one element is perturbed, the forward pass and loss rerun,
-/// and the element restored. The step is the one float32 really takes, and the loss is summed in
-/// double, so the remaining noise is the forward pass's own float32 rounding.
+/// and the element restored. The step is the one float32 really takes and the loss is summed in
+/// double, so the remaining noise is the forward pass's own float32 rounding. Perturbations that
+/// move a ReLU sign or a max-pool winner are detected and retried with a smaller step.
 /// </summary>
 public static class GradientChecker
 {
-    /// <summary>The general check: <paramref name="loss"/> reruns the forward pass on the current values.</summary>
-    public static GradCheckReport Check(Func<double> loss, IReadOnlyList<GradTarget> targets, GradCheckOptions? options = null)
+    /// <summary>
+    /// The general check. <paramref name="loss"/> reruns the forward pass on the current values;
+    /// <paramref name="pieces"/>, if given, hashes the kink pattern that pass selected.
+    /// </summary>
+    public static GradCheckReport Check(Func<double> loss, IReadOnlyList<GradTarget> targets,
+        GradCheckOptions? options = null, Func<ulong>? pieces = null)
     {
         var o = options ?? new GradCheckOptions();
+        var probe = new Probe(loss, pieces);
         var results = new List<GradCheckResult>(targets.Count);
-        for (int t = 0; t < targets.Count; t++) results.Add(CheckTensor(loss, targets[t], o, o.Seed + (ulong)t * 7919));
+        for (int t = 0; t < targets.Count; t++) results.Add(CheckTensor(probe, targets[t], o, o.Seed + (ulong)t * 7919));
+        loss(); // leave the buffers as the unperturbed values give them
         return new GradCheckReport(results);
     }
 
@@ -51,7 +58,7 @@ public static class GradientChecker
             for (int i = 0; i < y.Length; i++) sum += (double)r[i] * y[i];
             return sum;
         }
-        return Check(Loss, targets, o);
+        return Check(Loss, targets, o, () => PiecePattern(layer));
     }
 
     /// <summary>Checks a model end to end under softmax cross-entropy on <paramref name="labels"/>.</summary>
@@ -68,7 +75,60 @@ public static class GradientChecker
             beforeForward?.Invoke();
             return CrossEntropy(model.Forward(input, training), labels);
         }
-        return Check(Loss, targets, options);
+        return Check(Loss, targets, options, () => PiecePattern(model));
+    }
+
+    /// <summary>
+    /// Checks a model end to end under softmax cross-entropy, with the numerical gradients taken
+    /// from <see cref="Float64Reference"/> on the same weights instead of the float32 forward pass.
+    /// The default step is 1e-6 (float64 differences are exact enough), which also makes kinks rare.
+    /// </summary>
+    public static GradCheckReport CheckModelFloat64(Layer model, Tensor input, int[] labels, bool training = true,
+        GradCheckOptions? options = null)
+    {
+        var o = options ?? new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3 };
+        var lossLayer = new SoftmaxCrossEntropy();
+        var logits = model.Forward(input, training);
+        int classes = logits.Dim(1);
+        lossLayer.Forward(logits, labels);
+        var targets = AnalyticTargets(model, model.Backward(lossLayer.Backward()), input);
+        ulong pattern = 0;
+
+        double Loss()
+        {
+            var (output, pieces) = Float64Reference.Forward(model, input, training);
+            pattern = pieces;
+            return Float64Reference.CrossEntropy(output, classes, labels);
+        }
+        return Check(Loss, targets, o, () => pattern);
+    }
+
+    /// <summary>
+    /// <see cref="CheckLayer"/> with the numerical side computed by <see cref="Float64Reference"/>
+    /// (L = Σ r ⊙ y in float64). Default step 1e-6, tolerance 1e-3.
+    /// </summary>
+    public static GradCheckReport CheckLayerFloat64(Layer layer, Tensor input, bool training = true,
+        GradCheckOptions? options = null)
+    {
+        var o = options ?? new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3 };
+        var output = layer.Forward(input, training);
+        var projection = new Tensor(output.Shape.ToArray());
+        var rng = new Rng(o.Seed ^ 0x5EED_0F_0F_0Ful);
+        var weights = projection.Span;
+        for (int i = 0; i < weights.Length; i++) weights[i] = rng.NextGaussian();
+        var targets = AnalyticTargets(layer, layer.Backward(projection), input);
+        ulong pattern = 0;
+
+        double Loss()
+        {
+            var (y, pieces) = Float64Reference.Forward(layer, input, training);
+            pattern = pieces;
+            var r = projection.Span;
+            double sum = 0;
+            for (int i = 0; i < y.Length; i++) sum += r[i] * y[i];
+            return sum;
+        }
+        return Check(Loss, targets, o, () => pattern);
     }
 
     /// <summary>Checks <see cref="SoftmaxCrossEntropy"/>'s backward against its own forward.</summary>
@@ -98,6 +158,15 @@ public static class GradientChecker
         return total / batch;
     }
 
+    /// <summary>Hash of the ReLU signs and max-pool winners of every piecewise layer's last forward pass.</summary>
+    public static ulong PiecePattern(Layer root)
+    {
+        ulong hash = 0;
+        foreach (var leaf in LayerTree.Leaves(root))
+            if (leaf is IPiecewise piecewise) hash = piecewise.HashPieces(hash);
+        return hash;
+    }
+
     /// <summary>Snapshots the gradients Backward just wrote (later forward passes may reuse the buffers).</summary>
     private static List<GradTarget> AnalyticTargets(Layer layer, Tensor inputGradient, Tensor input)
     {
@@ -113,7 +182,7 @@ public static class GradientChecker
         return targets;
     }
 
-    private static GradCheckResult CheckTensor(Func<double> loss, GradTarget target, GradCheckOptions o, ulong seed)
+    private static GradCheckResult CheckTensor(Probe probe, GradTarget target, GradCheckOptions o, ulong seed)
     {
         var value = target.Value.Span;
         var analytic = target.Analytic.Span;
@@ -125,30 +194,32 @@ public static class GradientChecker
             if (Math.Abs(analytic[i]) > scale) (scale, largest) = (Math.Abs(analytic[i]), i);
         double floor = Math.Max(o.FloorFraction * scale, 1e-30);
 
-        var indices = SampleIndices(value.Length, o.MaxSamples, largest, seed);
         double worstError = 0, worstAnalytic = 0, worstNumeric = 0;
-        int worstIndex = -1;
-        foreach (int i in indices)
+        double diffSquares = 0, analyticSquares = 0, numericSquares = 0;
+        int worstIndex = -1, compared = 0, oneSided = 0, skipped = 0;
+        foreach (int i in SampleIndices(value.Length, o.MaxSamples, largest, seed))
         {
-            float original = value[i];
-            float plus = (float)(original + o.Epsilon), minus = (float)(original - o.Epsilon);
-            target.Value[i] = plus;
-            double lossPlus = loss();
-            target.Value[i] = minus;
-            double lossMinus = loss();
-            target.Value[i] = original;
-            double numeric = (lossPlus - lossMinus) / ((double)plus - minus);
+            var (numeric, kind) = probe.Derivative(target.Value, i, o);
+            if (kind == Estimate.Skipped)
+            {
+                skipped++;
+                continue;
+            }
+            if (kind == Estimate.OneSided) oneSided++;
+            compared++;
             double a = analytic[i];
             double error = Math.Abs(a - numeric) / Math.Max(Math.Max(Math.Abs(a), Math.Abs(numeric)), floor);
+            diffSquares += (a - numeric) * (a - numeric);
+            analyticSquares += a * a;
+            numericSquares += numeric * numeric;
             if (worstIndex < 0 || error > worstError || double.IsNaN(error))
-            {
                 (worstError, worstIndex, worstAnalytic, worstNumeric) = (error, i, a, numeric);
-                if (double.IsNaN(error)) break;
-            }
         }
-        if (indices.Length > 0) loss(); // leave the layer's buffers as the unperturbed values give them
-        return new GradCheckResult(target.Name, indices.Length, value.Length, worstError, worstIndex,
-            worstAnalytic, worstNumeric, o.Tolerance);
+        double vectorError = diffSquares == 0 ? 0
+            : Math.Sqrt(diffSquares) / Math.Max(Math.Sqrt(Math.Max(analyticSquares, numericSquares)), 1e-30);
+        if (double.IsNaN(worstError)) vectorError = double.NaN;
+        return new GradCheckResult(target.Name, compared, value.Length, worstError, worstIndex,
+            worstAnalytic, worstNumeric, o.Tolerance, vectorError, o.ByVector, oneSided, skipped);
     }
 
     /// <summary>All elements, or a seeded sample that always includes the largest gradient.</summary>
@@ -168,5 +239,62 @@ public static class GradientChecker
         var picked = all.AsSpan(0, maxSamples).ToArray();
         Array.Sort(picked);
         return picked;
+    }
+
+    private enum Estimate { Central, OneSided, Skipped }
+
+    /// <summary>Runs the loss at perturbed values and tells whether the kink pattern stayed put.</summary>
+    private sealed class Probe
+    {
+        private readonly Func<double> _loss;
+        private readonly Func<ulong>? _pieces;
+        private readonly double _unperturbed;
+        private readonly ulong _pattern;
+
+        public Probe(Func<double> loss, Func<ulong>? pieces)
+        {
+            _loss = loss;
+            _pieces = pieces;
+            _unperturbed = loss();
+            _pattern = pieces?.Invoke() ?? 0;
+        }
+
+        public (double Value, Estimate Kind) Derivative(Tensor value, int i, GradCheckOptions o)
+        {
+            double step = o.Epsilon;
+            for (int attempt = 0; ; attempt++, step /= 4)
+            {
+                var (lossPlus, up, plusClean) = Evaluate(value, i, step);
+                var (lossMinus, down, minusClean) = Evaluate(value, i, -step);
+                if (plusClean && minusClean)
+                {
+                    double central = (lossPlus - lossMinus) / (up + down);
+                    if (!o.Richardson) return (central, Estimate.Central);
+                    var (halfPlus, halfUp, halfPlusClean) = Evaluate(value, i, step / 2);
+                    var (halfMinus, halfDown, halfMinusClean) = Evaluate(value, i, -step / 2);
+                    if (!(halfPlusClean && halfMinusClean)) return (central, Estimate.Central);
+                    double half = (halfPlus - halfMinus) / (halfUp + halfDown);
+                    return ((4 * half - central) / 3, Estimate.Central);
+                }
+                if (attempt < o.KinkRetries) continue;
+                if (plusClean) return ((lossPlus - _unperturbed) / up, Estimate.OneSided);
+                if (minusClean) return ((_unperturbed - lossMinus) / down, Estimate.OneSided);
+                return (double.NaN, Estimate.Skipped);
+            }
+        }
+
+        /// <summary>Loss with element i moved by <paramref name="step"/>, the step float32 really took, and whether no kink moved.</summary>
+        private (double Loss, double Step, bool Clean) Evaluate(Tensor value, int i, double step)
+        {
+            float original = value[i];
+            float moved = (float)(original + step);
+            // A step below half an ulp would round away: take the neighbouring float instead.
+            if (moved == original) moved = step > 0 ? MathF.BitIncrement(original) : MathF.BitDecrement(original);
+            value[i] = moved;
+            double loss = _loss();
+            bool clean = _pieces is null || _pieces() == _pattern;
+            value[i] = original;
+            return (loss, Math.Abs((double)moved - original), clean);
+        }
     }
 }

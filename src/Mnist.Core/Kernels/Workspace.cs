@@ -3,6 +3,7 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// Scratch buffers a layer hands to its kernels: each slot grows to the largest size asked for and
 /// is then reused, so the steady-state training step allocates nothing.
+/// <see cref="Convolution"/> uses slots 0–2.
 /// </summary>
 public sealed class Workspace
 {

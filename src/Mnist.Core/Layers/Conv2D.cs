@@ -46,7 +46,8 @@ public sealed class Conv2D : Layer, IInitializable
 
     public override int[] OutputShape(int[] inputShape)
     {
-        var g = Geometry(inputShape[0], inputShape[1], inputShape[2], inputShape.Length);
+        if (inputShape.Length != 3) throw new MnistException($"{this} expects [{InChannels}, H, W] inputs but got {Tensor.ShapeText(inputShape)}");
+        var g = Geometry(inputShape[0], inputShape[1], inputShape[2], 3);
         return [OutChannels, g.OutH, g.OutW];
     }
 

@@ -28,6 +28,9 @@ public sealed class Dropout : Layer
 
     public override string Kind => "dropout";
 
+    /// <summary>The last training pass's mask (0 or 1/(1 − p) per element), for the float64 reference.</summary>
+    internal ReadOnlySpan<float> LastMask => _masked ? _mask.Span : default;
+
     public override int[] OutputShape(int[] inputShape) => inputShape;
 
     public override Tensor Forward(Tensor input, bool training)

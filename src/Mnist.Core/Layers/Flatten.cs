@@ -32,4 +32,6 @@ public sealed class Flatten : Layer
         if (!x.SameShape(_inputShape)) _inputShape = x.Shape.ToArray();
         return OwnedBuffers.View(ref _gradView, gradOutput, _inputShape);
     }
+
+    public override string ToString() => "Flatten";
 }

@@ -4,7 +4,7 @@ using Mnist.Core.Tensors;
 namespace Mnist.Core.Layers;
 
 /// <summary>Max pooling over size×size windows; backward sends each gradient to the window's winner.</summary>
-public sealed class MaxPool2D(int size = 2, int? stride = null) : Layer
+public sealed class MaxPool2D(int size = 2, int? stride = null) : Layer, IPiecewise
 {
     private readonly Tensor _output = OwnedBuffers.Empty();
     private readonly Tensor _gradInput = OwnedBuffers.Empty();
@@ -42,6 +42,8 @@ public sealed class MaxPool2D(int size = 2, int? stride = null) : Layer
         Pooling.MaxBackward(_geometry, x.Dim(0), gradOutput.Span, _argmax.AsSpan(0, gradOutput.Length), dx.Span);
         return dx;
     }
+
+    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Indices(hash, _argmax.AsSpan(0, _output.Length));
 
     public override string ToString() => $"MaxPool2D({Size}x{Size}, stride {Stride})";
 }

@@ -10,7 +10,8 @@ namespace Mnist.Core.Models;
 /// </summary>
 public sealed record ModelConfig(int[] InputShape, int NumClasses, IReadOnlyList<LayerSpec> Layers, string? Name = null)
 {
-    public static readonly int[] MnistInput = [1, 28, 28];
+    /// <summary>The per-sample shape of an MNIST image, [1, 28, 28] (a fresh array each time).</summary>
+    public static int[] MnistInput => [1, 28, 28];
 
     private static readonly JsonSerializerOptions Options = CreateOptions(indented: true);
     private static readonly JsonSerializerOptions CompactOptions = CreateOptions(indented: false);
@@ -26,7 +27,8 @@ public sealed record ModelConfig(int[] InputShape, int NumClasses, IReadOnlyList
         }
         catch (JsonException e)
         {
-            throw new MnistException($"invalid model config: {e.Message}", e);
+            string hint = e.Message.Contains("discriminator", StringComparison.Ordinal) ? $" (layer types: {string.Join(", ", LayerTypes)})" : "";
+            throw new MnistException($"invalid model config: {e.Message}{hint}", e);
         }
         catch (NotSupportedException e)
         {
@@ -38,6 +40,10 @@ public sealed record ModelConfig(int[] InputShape, int NumClasses, IReadOnlyList
             if (spec is null) throw new MnistException("invalid model config: a layer is null");
         return config;
     }
+
+    /// <summary>The "type" names a layer spec may have.</summary>
+    public static IReadOnlyList<string> LayerTypes { get; } =
+        ["conv2d", "maxpool", "avgpool", "activation", "flatten", "dense", "dropout", "batchnorm", "residual"];
 
     /// <summary>The options the config is written with (shared so other files can embed it).</summary>
     public static JsonSerializerOptions JsonOptions => Options;

@@ -18,6 +18,9 @@ public abstract class Activation : Layer
     /// <summary>dx = dy · f′(x), given x and the y that Apply produced.</summary>
     protected abstract void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx);
 
+    /// <summary>The input of the last forward pass.</summary>
+    protected Tensor? LastInput => _input;
+
     /// <summary>The initialisation that suits weights feeding this activation.</summary>
     public virtual InitScheme PreferredInit => InitScheme.He;
 

@@ -1,8 +1,11 @@
 namespace Mnist.Core.Layers;
 
 /// <summary>y = x for x &gt; 0, else alpha·(eˣ − 1); its slope there is y + alpha.</summary>
-public sealed class ELU(float alpha = 1f) : Activation
+public sealed class ELU(float alpha = 1f) : Activation, IPiecewise
 {
+    // The slope jumps from alpha to 1 at zero unless alpha is 1.
+    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Signs(hash, LastInput is null ? default : LastInput.Span);
+
     public float Alpha { get; } = alpha;
     public override string Kind => "elu";
 

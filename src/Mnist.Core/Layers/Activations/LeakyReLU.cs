@@ -1,8 +1,10 @@
 namespace Mnist.Core.Layers;
 
 /// <summary>y = x for x &gt; 0, else slope·x.</summary>
-public sealed class LeakyReLU(float slope = 0.01f) : Activation
+public sealed class LeakyReLU(float slope = 0.01f) : Activation, IPiecewise
 {
+    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Signs(hash, LastInput is null ? default : LastInput.Span);
+
     public float Slope { get; } = slope;
     public override string Kind => "leakyrelu";
 

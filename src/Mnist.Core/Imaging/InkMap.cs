@@ -1,0 +1,131 @@
+namespace Mnist.Core.Imaging;
+
+/// <summary>Where an <see cref="InkMap"/>'s ink came from.</summary>
+public enum InkSource
+{
+    /// <summary>The image had a transparent background: ink is the alpha channel.</summary>
+    Alpha,
+    /// <summary>Light ink on a dark background (MNIST's own convention).</summary>
+    LightOnDark,
+    /// <summary>Dark ink on a light background (pen on paper, a white canvas): inverted.</summary>
+    DarkOnLight,
+}
+
+/// <summary>Which way round a grey input's ink is; <see cref="Auto"/> reads it from the border.</summary>
+public enum InkPolarity
+{
+    Auto,
+    /// <summary>1 is ink, 0 is background (MNIST, model inputs).</summary>
+    BrightInk,
+    /// <summary>0 is ink, 1 is background.</summary>
+    DarkInk,
+}
+
+/// <summary>
+/// How much ink each pixel holds, in [0,1], whatever the input's colours: ink is bright, the
+/// background 0, grey levels kept. The background level is the median of the border pixels
+/// (a drawing rarely touches more than half its frame), so off-white paper or grey canvases
+/// still give a clean 0 background.
+/// </summary>
+public sealed class InkMap
+{
+    private InkMap(int width, int height, float[] ink, InkSource source, float background)
+    {
+        Width = width;
+        Height = height;
+        Ink = ink;
+        Source = source;
+        Background = background;
+    }
+
+    public int Width { get; }
+    public int Height { get; }
+    /// <summary>Row-major ink amounts in [0,1].</summary>
+    public float[] Ink { get; }
+    public InkSource Source { get; }
+    /// <summary>The background level found in the input (grey 0..1, or border alpha for <see cref="InkSource.Alpha"/>).</summary>
+    public float Background { get; }
+
+    /// <summary>
+    /// Ink from a decoded image. With a transparent background (border mostly transparent) the ink
+    /// is the alpha, whatever the strokes' colour. Otherwise the image is composited over its own
+    /// border colour (so stray transparent pixels read as background), converted to luminance
+    /// (Rec. 601) and its polarity detected.
+    /// </summary>
+    public static InkMap FromImage(PngImage image)
+    {
+        int w = image.Width, h = image.Height, n = w * h, channels = image.Channels;
+        var pixels = image.Pixels;
+        var luminance = new float[n];
+        bool colour = image.Format is PngPixelFormat.Rgb or PngPixelFormat.Rgba;
+        for (int i = 0; i < n; i++)
+        {
+            int o = i * channels;
+            luminance[i] = colour
+                ? (0.299f * pixels[o] + 0.587f * pixels[o + 1] + 0.114f * pixels[o + 2]) / 255f
+                : pixels[o] / 255f;
+        }
+        if (image.HasAlphaChannel && HasTransparency(image))
+        {
+            var alpha = new float[n];
+            for (int i = 0; i < n; i++) alpha[i] = pixels[i * channels + channels - 1] / 255f;
+            float borderAlpha = BorderMedian(alpha, w, h, null);
+            if (borderAlpha < 0.5f) return new InkMap(w, h, alpha, InkSource.Alpha, borderAlpha);
+            float backdrop = BorderMedian(luminance, w, h, alpha);
+            for (int i = 0; i < n; i++) luminance[i] = alpha[i] * luminance[i] + (1 - alpha[i]) * backdrop;
+        }
+        return FromGrey(luminance, w, h, InkPolarity.Auto);
+    }
+
+    /// <summary>
+    /// Ink from grey levels in [0,1] (taken over, not copied: the caller hands the array in).
+    /// <see cref="InkPolarity.Auto"/> compares the border's median with 0.5 and rescales so that
+    /// level becomes 0; the explicit polarities take the values as they are (clamped).
+    /// </summary>
+    public static InkMap FromGrey(float[] grey, int width, int height, InkPolarity polarity)
+    {
+        if (width < 1 || height < 1 || grey.Length != width * height)
+            throw new ArgumentException($"{grey.Length} values is not a {width}x{height} image");
+        switch (polarity)
+        {
+            case InkPolarity.BrightInk:
+                for (int i = 0; i < grey.Length; i++) grey[i] = Math.Clamp(grey[i], 0f, 1f);
+                return new InkMap(width, height, grey, InkSource.LightOnDark, 0f);
+            case InkPolarity.DarkInk:
+                for (int i = 0; i < grey.Length; i++) grey[i] = 1f - Math.Clamp(grey[i], 0f, 1f);
+                return new InkMap(width, height, grey, InkSource.DarkOnLight, 1f);
+        }
+        float background = Math.Clamp(BorderMedian(grey, width, height, null), 0f, 1f);
+        bool darkInk = background > 0.5f;
+        // Ink = distance from the background level, as a fraction of the room on the ink's side.
+        float room = darkInk ? background : 1f - background;
+        float scale = room > 0 ? 1f / room : 0f;
+        for (int i = 0; i < grey.Length; i++)
+        {
+            float distance = darkInk ? background - grey[i] : grey[i] - background;
+            grey[i] = Math.Clamp(distance * scale, 0f, 1f);
+        }
+        return new InkMap(width, height, grey, darkInk ? InkSource.DarkOnLight : InkSource.LightOnDark, background);
+    }
+
+    private static bool HasTransparency(PngImage image)
+    {
+        int channels = image.Channels;
+        var pixels = image.Pixels;
+        for (int o = channels - 1; o < pixels.Length; o += channels)
+            if (pixels[o] != 255) return true;
+        return false;
+    }
+
+    /// <summary>The median of the outermost ring of pixels; with weights, only of pixels weighing at least 0.5.</summary>
+    private static float BorderMedian(float[] values, int w, int h, float[]? weights)
+    {
+        var ring = new List<float>(2 * (w + h));
+        void Add(int i) { if (weights is null || weights[i] >= 0.5f) ring.Add(values[i]); }
+        for (int x = 0; x < w; x++) { Add(x); if (h > 1) Add((h - 1) * w + x); }
+        for (int y = 1; y < h - 1; y++) { Add(y * w); if (w > 1) Add(y * w + w - 1); }
+        if (ring.Count == 0) return 1f; // no opaque border pixel: composite over white
+        ring.Sort();
+        return ring[ring.Count / 2];
+    }
+}

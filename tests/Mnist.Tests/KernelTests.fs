@@ -1,0 +1,493 @@
+module Mnist.Tests.KernelTests
+
+#nowarn "3391" // arrays passed where the kernels take spans: the implicit conversion is the point
+
+open System
+open Expecto
+open Mnist.Core.Kernels
+
+// ---------------------------------------------------------------- helpers
+
+let private rand (seed: int) (n: int) =
+    let r = Random(seed)
+    Array.init n (fun _ -> float32 (r.NextDouble() * 2.0 - 1.0))
+
+/// Values from a handful of levels, so pooling windows often hold ties.
+let private coarse (seed: int) (n: int) =
+    let r = Random(seed)
+    Array.init n (fun _ -> float32 (r.Next(-3, 4)))
+
+/// |actual − expected| ≤ tol·(1 + |expected|) everywhere.
+let private expectClose (tol: float32) (what: string) (expected: float32[]) (actual: float32[]) =
+    Expect.equal actual.Length expected.Length $"{what}: length"
+    for i in 0 .. expected.Length - 1 do
+        let e, a = expected[i], actual[i]
+        if not (abs (a - e) <= tol * (1.0f + abs e)) then
+            failtestf "%s: element %d is %g, expected %g" what i a e
+
+/// Bit for bit (NaN patterns included).
+let private expectSame (what: string) (expected: float32[]) (actual: float32[]) =
+    Expect.equal actual.Length expected.Length $"{what}: length"
+    for i in 0 .. expected.Length - 1 do
+        if BitConverter.SingleToInt32Bits expected[i] <> BitConverter.SingleToInt32Bits actual[i] then
+            failtestf "%s: element %d is %g, expected %g (bitwise)" what i actual[i] expected[i]
+
+/// Rounding grows with the length of the sums: allow a few ulps per √k.
+let private sumTolerance (k: int) = 2e-6f * sqrt (float32 (max k 1))
+
+/// Runs f with a kernel switch set, restoring it afterwards.
+let private withThreads (threads: int) (f: unit -> 'a) =
+    let saved = KernelThreads.MaxThreads
+    KernelThreads.MaxThreads <- threads
+    try f () finally KernelThreads.MaxThreads <- saved
+
+let private withParallelFlops (flops: float) (f: unit -> 'a) =
+    let saved = GemmDriver.ParallelFlops
+    GemmDriver.ParallelFlops <- flops
+    try f () finally GemmDriver.ParallelFlops <- saved
+
+let private withGemmPath (path: GemmPath) (f: unit -> 'a) =
+    let saved = GemmDriver.Forced
+    GemmDriver.Forced <- path
+    try f () finally GemmDriver.Forced <- saved
+
+/// The tiles this machine can run (the forced path falls back to a narrower one when unsupported).
+let private gemmPaths =
+    [ GemmPath.Avx512; GemmPath.Avx2; GemmPath.Portable ]
+    |> List.filter (fun p -> withGemmPath p (fun () -> GemmDriver.Path) = p)
+
+/// Bytes this thread allocates over 10 calls of f after 40 warm-up calls (outside any test { } block,
+/// whose loops are computation-expression loops that allocate themselves).
+let private allocatedBy (f: unit -> unit) =
+    for _i = 1 to 40 do f ()
+    let before = GC.GetAllocatedBytesForCurrentThread()
+    for _i = 1 to 10 do f ()
+    GC.GetAllocatedBytesForCurrentThread() - before
+
+let private threadCounts = [ 1; 2; 3; Environment.ProcessorCount + 1 ] |> List.distinct
+
+// ---------------------------------------------------------------- GEMM
+
+type private GemmCase =
+    { TransA: bool; TransB: bool; M: int; N: int; K: int; Beta: float32; Pad: int }
+
+let private gemmShapes =
+    [ 1, 1, 1; 2, 3, 4; 7, 13, 5; 6, 16, 8; 5, 17, 300; 13, 31, 257; 64, 196, 288
+      150, 40, 20; 9, 2100, 3; 37, 70, 600; 32, 784, 9; 12, 5, 1000 ]
+
+let private gemmCases =
+    [ for (m, n, k) in gemmShapes do
+        for transA in [ false; true ] do
+            for transB in [ false; true ] do
+                for beta in [ 0.0f; 1.0f; 0.5f ] do
+                    { TransA = transA; TransB = transB; M = m; N = n; K = k; Beta = beta; Pad = (m + n + k) % 3 } ]
+
+/// Runs one case through a GEMM function with padded strides; returns C.
+let private runGemm (sgemm: bool * bool * int * int * int * float32[] * int * float32[] * int * float32[] * int * float32 -> unit)
+                    (c: GemmCase) (seed: int) =
+    let lda = (if c.TransA then c.M else c.K) + c.Pad
+    let ldb = (if c.TransB then c.K else c.N) + c.Pad
+    let ldc = c.N + c.Pad
+    let a = rand seed ((if c.TransA then c.K else c.M) * lda)
+    let b = rand (seed + 1) ((if c.TransB then c.N else c.K) * ldb)
+    let out = rand (seed + 2) (c.M * ldc)
+    sgemm (c.TransA, c.TransB, c.M, c.N, c.K, a, lda, b, ldb, out, ldc, c.Beta)
+    out
+
+let private fast (ta, tb, m, n, k, a: float32[], lda, b: float32[], ldb, out: float32[], ldc, beta) =
+    Gemm.Sgemm(ta, tb, m, n, k, a, lda, b, ldb, out, ldc, beta)
+
+let private reference (ta, tb, m, n, k, a: float32[], lda, b: float32[], ldb, out: float32[], ldc, beta) =
+    GemmReference.Sgemm(ta, tb, m, n, k, a, lda, b, ldb, out, ldc, beta)
+
+let private describe (c: GemmCase) =
+    $"{c.M}x{c.N}x{c.K} transA={c.TransA} transB={c.TransB} beta={c.Beta} pad={c.Pad}"
+
+let private gemmTests =
+    testList "Gemm" [
+        test "matches the reference for every shape, transpose and beta" {
+            for c in gemmCases do
+                expectClose (sumTolerance c.K) (describe c) (runGemm reference c 11) (runGemm fast c 11)
+        }
+
+        test "every tile this machine has (AVX-512, AVX2+FMA, portable) matches the reference" {
+            Expect.contains gemmPaths GemmPath.Portable "the portable tile always runs"
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f || c.M < 20) do
+                        expectClose (sumTolerance c.K) $"{path} {describe c}" (runGemm reference c 5) (runGemm fast c 5))
+        }
+
+        test "is bit-identical whatever the thread count, on every tile" {
+            withParallelFlops 0.0 (fun () ->
+                for path in gemmPaths do
+                    withGemmPath path (fun () ->
+                        for c in gemmCases |> List.filter (fun c -> c.Beta <> 0.5f) do
+                            let serial = withThreads 1 (fun () -> runGemm fast c 3)
+                            for threads in threadCounts do
+                                let run = withThreads threads (fun () -> runGemm fast c 3)
+                                expectSame $"{path} {describe c}, {threads} threads" serial run))
+        }
+
+        test "k = 0 scales C by beta, and beta = 0 never reads C" {
+            let c = Array.create 6 4.0f
+            Gemm.Sgemm(false, false, 2, 3, 0, Array.empty<float32>, 1, Array.empty<float32>, 3, c, 3, 0.5f)
+            expectSame "k = 0, beta = 0.5" (Array.create 6 2.0f) c
+            Gemm.Sgemm(false, false, 2, 3, 0, Array.empty<float32>, 1, Array.empty<float32>, 3, c, 3, 0.0f)
+            expectSame "k = 0, beta = 0" (Array.zeroCreate<float32> 6) c
+            let a, b = rand 1 (7 * 9), rand 2 (9 * 20)
+            let nan = Array.create (7 * 20) Single.NaN
+            let expected = Array.zeroCreate<float32> (7 * 20)
+            GemmReference.Sgemm(false, false, 7, 20, 9, a, 9, b, 20, expected, 20)
+            Gemm.Sgemm(false, false, 7, 20, 9, a, 9, b, 20, nan, 20)
+            expectClose (sumTolerance 9) "beta = 0 over NaN" expected nan
+        }
+
+        test "rejects operands too small for their shape" {
+            Expect.throwsT<ArgumentException> (fun () ->
+                Gemm.Sgemm(false, false, 4, 4, 4, Array.zeroCreate<float32> 15, 4, Array.zeroCreate<float32> 16, 4, Array.zeroCreate<float32> 16, 4))
+                "A too short"
+            Expect.throwsT<ArgumentException> (fun () ->
+                Gemm.Sgemm(false, true, 4, 4, 4, Array.zeroCreate<float32> 16, 4, Array.zeroCreate<float32> 16, 3, Array.zeroCreate<float32> 16, 4))
+                "ldb below k"
+        }
+
+        test "allocates nothing in steady state" {
+            let a, b, c = rand 1 (64 * 3136), rand 2 (3136 * 128), Array.zeroCreate<float32> (64 * 128)
+            let small = Array.zeroCreate<float32> (7 * 13)
+            let run () =
+                Gemm.Sgemm(false, false, 64, 128, 3136, a, 3136, b, 128, c, 128)
+                Gemm.Sgemm(true, true, 128, 64, 64, b, 128, a, 3136, c, 64, 1.0f)
+                Gemm.Sgemm(false, true, 7, 13, 5, a, 5, b, 5, small, 13)
+            Expect.equal (allocatedBy run) 0L "bytes allocated by 30 GEMMs"
+        }
+    ]
+
+// ---------------------------------------------------------------- im2col and convolution
+
+let private convGeometries =
+    [ // channels, height, width, kernelH, kernelW, stride, pad
+      ConvGeometry(1, 28, 28, 3, 3, 1, 1)   // classic conv1
+      ConvGeometry(32, 14, 14, 3, 3, 1, 1)  // classic conv2
+      ConvGeometry(3, 7, 9, 1, 1, 1, 0)     // pointwise
+      ConvGeometry(2, 8, 9, 1, 1, 2, 0)     // 1x1 stride 2
+      ConvGeometry(2, 11, 8, 5, 5, 1, 2)
+      ConvGeometry(3, 10, 13, 3, 3, 2, 1)
+      ConvGeometry(2, 9, 9, 5, 5, 2, 0)
+      ConvGeometry(1, 5, 5, 3, 3, 3, 2)
+      ConvGeometry(4, 6, 7, 2, 3, 1, 0)
+      ConvGeometry(1, 4, 4, 5, 5, 1, 2)     // kernel larger than the image
+      ConvGeometry(2, 3, 3, 3, 3, 1, 3) ]   // whole rows of padding
+
+#nowarn "9" // pointers into pinned arrays for the internal fold
+let private foldScratch (g: ConvGeometry) (cols: float32[]) (image: float32[]) =
+    use pc = fixed cols
+    use pi = fixed image
+    Im2Col.FoldDestroying(&g, pc, pi)
+
+let private im2colTests =
+    testList "Im2Col" [
+        test "unfold equals the reference" {
+            for g in convGeometries do
+                let image = rand 7 g.ImageSize
+                let expected = Array.create (g.ColRows * g.ColCols) nanf
+                let actual = Array.create (g.ColRows * g.ColCols) nanf
+                Im2ColReference.Unfold(&g, image, expected)
+                Im2Col.Unfold(&g, image, actual)
+                expectSame $"unfold {g}" expected actual
+        }
+
+        test "fold equals the reference (same order of additions)" {
+            for g in convGeometries do
+                let cols = rand 8 (g.ColRows * g.ColCols)
+                let expected, actual = rand 9 g.ImageSize, rand 9 g.ImageSize
+                Im2ColReference.Fold(&g, cols, expected)
+                Im2Col.Fold(&g, cols, actual)
+                expectSame $"fold {g}" expected actual
+        }
+
+        test "the convolution's in-place fold of its scratch equals the reference" {
+            for g in convGeometries do
+                let cols = rand 8 (g.ColRows * g.ColCols)
+                let expected, actual = Array.zeroCreate<float32> g.ImageSize, Array.zeroCreate<float32> g.ImageSize
+                Im2ColReference.Fold(&g, cols, expected)
+                foldScratch g (Array.copy cols) actual
+                expectSame $"fold {g}" expected actual
+        }
+    ]
+
+type private ConvRun =
+    { Y: float32[]; Dx: float32[]; Dw: float32[]; Db: float32[] }
+
+/// Forward, then BackwardWeights (reusing Forward's columns), then BackwardData.
+let private convFast (g: ConvGeometry) outC batch (x: float32[]) (w: float32[]) (bias: float32[]) (dy: float32[]) (ws: Workspace) =
+    let y = Array.create (batch * outC * g.ColCols) nanf
+    let dx = Array.create (batch * g.ImageSize) nanf
+    let dw = Array.create (outC * g.ColRows) nanf
+    let db = Array.create outC nanf
+    Convolution.Forward(&g, outC, batch, x, w, bias, y, ws)
+    Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, ws)
+    Convolution.BackwardData(&g, outC, batch, dy, w, dx, ws)
+    { Y = y; Dx = dx; Dw = dw; Db = db }
+
+let private convReference (g: ConvGeometry) outC batch x w bias dy =
+    let y = Array.zeroCreate<float32> (batch * outC * g.ColCols)
+    let dx = Array.zeroCreate<float32> (batch * g.ImageSize)
+    let dw = Array.zeroCreate<float32> (outC * g.ColRows)
+    let db = Array.zeroCreate<float32> outC
+    ConvolutionReference.Forward(&g, outC, batch, x, w, bias, y)
+    ConvolutionReference.BackwardWeights(&g, outC, batch, x, dy, dw, db)
+    ConvolutionReference.BackwardData(&g, outC, batch, dy, w, dx)
+    { Y = y; Dx = dx; Dw = dw; Db = db }
+
+let private convInputs (g: ConvGeometry) outC batch seed =
+    rand seed (batch * g.ImageSize), rand (seed + 1) (outC * g.ColRows), rand (seed + 2) outC,
+    rand (seed + 3) (batch * outC * g.ColCols)
+
+let private convCases =
+    [ for g in convGeometries do
+        let outC = if g.Channels = 32 then 64 elif g.Channels = 1 && g.Height = 28 then 32 else 5
+        for batch in [ 1; 3 ] do
+            yield g, outC, batch ]
+
+let private expectConv (what: string) (g: ConvGeometry) batch (expected: ConvRun) (actual: ConvRun) =
+    expectClose (sumTolerance g.ColRows) $"{what} y" expected.Y actual.Y
+    expectClose (sumTolerance (batch * g.ColCols)) $"{what} dw" expected.Dw actual.Dw
+    expectClose (sumTolerance (batch * g.ColCols)) $"{what} db" expected.Db actual.Db
+    expectClose (sumTolerance (g.ColRows * 4)) $"{what} dx" expected.Dx actual.Dx
+
+let private convolutionTests =
+    testList "Convolution" [
+        test "forward, backward weights and backward data match the reference" {
+            for (g, outC, batch) in convCases do
+                let x, w, bias, dy = convInputs g outC batch 21
+                expectConv $"{g} out {outC} batch {batch}" g batch
+                    (convReference g outC batch x w bias dy) (convFast g outC batch x w bias dy (Workspace()))
+        }
+
+        test "backward weights depends on its arguments only (fresh workspace, or after a forward on other data)" {
+            for (g, outC, batch) in convCases |> List.filter (fun (_, _, b) -> b = 3) do
+                let x, w, bias, dy = convInputs g outC batch 31
+                let expected = convReference g outC batch x w bias dy
+                let dw, db = Array.zeroCreate<float32> (outC * g.ColRows), Array.zeroCreate<float32> outC
+                Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, Workspace())
+                expectClose (sumTolerance (batch * g.ColCols)) $"{g} dw, fresh workspace" expected.Dw dw
+                // A forward over another input in between (an evaluation pass) must not matter.
+                let ws = Workspace()
+                let other = rand 99 x.Length
+                Convolution.Forward(&g, outC, batch, other, w, bias, Array.zeroCreate<float32> (batch * outC * g.ColCols), ws)
+                Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, ws)
+                expectClose (sumTolerance (batch * g.ColCols)) $"{g} dw, after a forward on other data" expected.Dw dw
+        }
+
+        test "a workspace sized for a larger batch serves a smaller one" {
+            let g = ConvGeometry(3, 10, 13, 3, 3, 2, 1)
+            let ws = Workspace()
+            for batch in [ 5; 2; 5 ] do
+                let x, w, bias, dy = convInputs g 4 batch batch
+                expectConv $"batch {batch}" g batch (convReference g 4 batch x w bias dy) (convFast g 4 batch x w bias dy ws)
+        }
+
+        test "is bit-identical whatever the thread count" {
+            withParallelFlops 0.0 (fun () ->
+                // Batch 3 shares images among threads; batch 1 runs its image here with threaded GEMMs.
+                for (g, outC, batch) in convCases do
+                    let x, w, bias, dy = convInputs g outC batch 41
+                    let serial = withThreads 1 (fun () -> convFast g outC batch x w bias dy (Workspace()))
+                    for threads in threadCounts do
+                        let run = withThreads threads (fun () -> convFast g outC batch x w bias dy (Workspace()))
+                        let what = $"{g}, {threads} threads"
+                        expectSame $"{what} y" serial.Y run.Y
+                        expectSame $"{what} dx" serial.Dx run.Dx
+                        expectSame $"{what} dw" serial.Dw run.Dw
+                        expectSame $"{what} db" serial.Db run.Db)
+        }
+
+        test "allocates nothing in steady state (with the ReLU and pooling around it)" {
+            for (g, outC) in [ ConvGeometry(1, 28, 28, 3, 3, 1, 1), 32; ConvGeometry(32, 14, 14, 3, 3, 1, 1), 64 ] do
+                let batch = 16
+                let x, w, bias, dy = convInputs g outC batch 51
+                let y, dx = Array.zeroCreate<float32> (batch * outC * g.ColCols), Array.zeroCreate<float32> (batch * g.ImageSize)
+                let dw, db = Array.zeroCreate<float32> (outC * g.ColRows), Array.zeroCreate<float32> outC
+                let r, dr = Array.zeroCreate<float32> y.Length, Array.zeroCreate<float32> y.Length
+                let pool = PoolGeometry(outC, g.OutH, g.OutW, 2, 2)
+                let pooled, argmax = Array.zeroCreate<float32> (y.Length / 4), Array.zeroCreate<int> (y.Length / 4)
+                let ws = Workspace()
+                let step () =
+                    Convolution.Forward(&g, outC, batch, x, w, bias, y, ws)
+                    Elementwise.Relu(y, r)
+                    Pooling.MaxForward(&pool, batch, r, pooled, argmax)
+                    Pooling.MaxBackward(&pool, batch, pooled, argmax, dr)
+                    Elementwise.ReluBackward(y, dr, dr)
+                    Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, ws)
+                    Convolution.BackwardData(&g, outC, batch, dy, w, dx, ws)
+                Expect.equal (allocatedBy step) 0L $"bytes allocated by {g} steps"
+        }
+    ]
+
+// ---------------------------------------------------------------- pooling
+
+let private poolGeometries =
+    [ // channels, height, width, size, stride
+      PoolGeometry(3, 28, 28, 2, 2)
+      PoolGeometry(2, 14, 14, 2, 2)
+      PoolGeometry(2, 7, 7, 2, 2)      // odd: last row and column unused
+      PoolGeometry(1, 9, 20, 2, 2)
+      PoolGeometry(2, 33, 35, 2, 2)    // vector body, scalar tail, odd width
+      PoolGeometry(2, 7, 8, 3, 2)      // overlapping windows
+      PoolGeometry(1, 6, 6, 3, 3)
+      PoolGeometry(2, 5, 9, 2, 1) ]
+
+let private poolingTests =
+    testList "Pooling" [
+        test "max forward and backward equal the reference, ties included" {
+            for g in poolGeometries do
+                for values in [ rand 61; coarse 62 ] do
+                    let batch = 2
+                    let x = values (batch * g.Channels * g.InPlane)
+                    let outputs = batch * g.Channels * g.OutPlane
+                    let y1, y2 = Array.zeroCreate<float32> outputs, Array.zeroCreate<float32> outputs
+                    let a1, a2 = Array.zeroCreate<int> outputs, Array.create<int> outputs -1
+                    PoolingReference.MaxForward(&g, batch, x, y1, a1)
+                    Pooling.MaxForward(&g, batch, x, y2, a2)
+                    expectSame $"max {g} y" y1 y2
+                    Expect.sequenceEqual a2 a1 $"max {g} argmax"
+                    let dy = rand 63 outputs
+                    let dx1, dx2 = rand 64 x.Length, rand 65 x.Length
+                    PoolingReference.MaxBackward(&g, batch, dy, a1, dx1)
+                    Pooling.MaxBackward(&g, batch, dy, a1, dx2)
+                    expectSame $"max backward {g}" dx1 dx2
+        }
+
+        test "large batches (cut into plane ranges for the threads) equal the reference" {
+            for g in [ PoolGeometry(32, 28, 28, 2, 2); PoolGeometry(5, 31, 29, 3, 2) ] do
+                for threads in threadCounts do
+                    withThreads threads (fun () ->
+                        let batch = 9
+                        let x = coarse 66 (batch * g.Channels * g.InPlane)
+                        let outputs = batch * g.Channels * g.OutPlane
+                        let y1, y2 = Array.zeroCreate<float32> outputs, Array.zeroCreate<float32> outputs
+                        let a1, a2 = Array.zeroCreate<int> outputs, Array.zeroCreate<int> outputs
+                        PoolingReference.MaxForward(&g, batch, x, y1, a1)
+                        Pooling.MaxForward(&g, batch, x, y2, a2)
+                        expectSame $"max {g}, {threads} threads" y1 y2
+                        Expect.sequenceEqual a2 a1 $"argmax {g}, {threads} threads"
+                        let dy = rand 67 outputs
+                        let dx1, dx2 = Array.zeroCreate<float32> x.Length, rand 68 x.Length
+                        PoolingReference.MaxBackward(&g, batch, dy, a1, dx1)
+                        Pooling.MaxBackward(&g, batch, dy, a1, dx2)
+                        expectSame $"max backward {g}, {threads} threads" dx1 dx2)
+        }
+
+        test "max backward scatters a winner outside its window like the reference" {
+            let g = PoolGeometry(2, 4, 4, 2, 2)
+            let argmax = Array.zeroCreate<int> 8
+            Pooling.MaxForward(&g, 1, rand 1 32, Array.zeroCreate<float32> 8, argmax)
+            argmax[1] <- 0 // output 1's window starts at column 2; input 0 is in the same plane
+            let dy = rand 2 8
+            let expected, actual = Array.zeroCreate<float32> 32, rand 3 32
+            PoolingReference.MaxBackward(&g, 1, dy, argmax, expected)
+            Pooling.MaxBackward(&g, 1, dy, argmax, actual)
+            expectSame "scatter" expected actual
+        }
+
+        test "max backward refuses a winner outside its output's plane" {
+            let g = PoolGeometry(2, 4, 4, 2, 2)
+            let argmax = Array.zeroCreate<int> 8
+            Pooling.MaxForward(&g, 1, rand 1 32, Array.zeroCreate<float32> 8, argmax)
+            argmax[5] <- 3 // output 5 is in plane 1, input 3 in plane 0
+            Expect.throwsT<ArgumentException> (fun () ->
+                Pooling.MaxBackward(&g, 1, rand 2 8, argmax, Array.zeroCreate<float32> 32)) "winner in another plane"
+        }
+
+        test "average forward and backward equal the reference" {
+            for g in poolGeometries do
+                let batch = 2
+                let x = rand 71 (batch * g.Channels * g.InPlane)
+                let outputs = batch * g.Channels * g.OutPlane
+                let y1, y2 = Array.zeroCreate<float32> outputs, Array.zeroCreate<float32> outputs
+                PoolingReference.AvgForward(&g, batch, x, y1)
+                Pooling.AvgForward(&g, batch, x, y2)
+                expectSame $"avg {g}" y1 y2
+                let dy = rand 72 outputs
+                let dx1, dx2 = rand 73 x.Length, rand 74 x.Length
+                PoolingReference.AvgBackward(&g, batch, dy, dx1)
+                Pooling.AvgBackward(&g, batch, dy, dx2)
+                expectSame $"avg backward {g}" dx1 dx2
+        }
+    ]
+
+// ---------------------------------------------------------------- element-wise
+
+/// Short lengths for the vector bodies and tails, long ones for the chunks the threads share.
+let private lengths = [ 0; 1; 7; 8; 9; 31; 64; 1000; 1003; 200_003; 1_605_632 ]
+
+/// Random values with NaN, ±0 and exact zeros mixed in, to pin down the comparisons.
+let private awkward seed n =
+    let values = rand seed n
+    for i in 0 .. n - 1 do
+        match i % 11 with
+        | 3 -> values[i] <- 0.0f
+        | 5 -> values[i] <- -0.0f
+        | 7 -> values[i] <- nanf
+        | _ -> ()
+    values
+
+let private elementwiseTests =
+    testList "Elementwise" [
+        test "relu and its backward equal the reference" {
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for n in lengths do
+                        let x, dy = awkward 81 n, rand 82 n
+                        let y1, y2 = Array.create n 9.0f, Array.create n 9.0f
+                        ElementwiseReference.Relu(x, y1)
+                        Elementwise.Relu(x, y2)
+                        expectSame $"relu {n}, {threads} threads" y1 y2
+                        ElementwiseReference.ReluBackward(x, dy, y1)
+                        Elementwise.ReluBackward(x, dy, y2)
+                        expectSame $"relu backward {n}, {threads} threads" y1 y2)
+        }
+
+        test "biases and sums equal the reference" {
+            for rows, cols in [ 1, 1; 3, 7; 4, 8; 5, 17; 64, 128; 2, 1003 ] do
+                let bias = rand 83 cols
+                let m1, m2 = rand 84 (rows * cols), rand 84 (rows * cols)
+                ElementwiseReference.AddRowBias(m1, rows, bias)
+                Elementwise.AddRowBias(m2, rows, bias)
+                expectSame $"row bias {rows}x{cols}" m1 m2
+                let s1, s2 = rand 85 cols, rand 86 cols
+                ElementwiseReference.SumRows(m1, rows, s1)
+                Elementwise.SumRows(m1, rows, s2)
+                expectSame $"sum rows {rows}x{cols}" s1 s2
+            for batch, channels, plane in [ 1, 1, 1; 2, 3, 7; 3, 4, 196; 2, 32, 784; 1, 5, 1003 ] do
+                let bias = rand 87 channels
+                let x1, x2 = rand 88 (batch * channels * plane), rand 88 (batch * channels * plane)
+                ElementwiseReference.AddChannelBias(x1, batch, plane, bias)
+                Elementwise.AddChannelBias(x2, batch, plane, bias)
+                expectSame $"channel bias {batch}x{channels}x{plane}" x1 x2
+                let s1, s2 = rand 89 channels, rand 90 channels
+                ElementwiseReference.SumChannels(x1, batch, plane, s1)
+                Elementwise.SumChannels(x1, batch, plane, s2)
+                expectClose (sumTolerance (batch * plane)) $"sum channels {batch}x{channels}x{plane}" s1 s2
+        }
+
+        test "axpy and scale equal the reference" {
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for n in lengths do
+                        let x = rand 91 n
+                        let y1, y2 = rand 92 n, rand 92 n
+                        ElementwiseReference.Axpy(0.37f, x, y1)
+                        Elementwise.Axpy(0.37f, x, y2)
+                        expectSame $"axpy {n}, {threads} threads" y1 y2
+                        ElementwiseReference.Scale(y1, -1.7f)
+                        Elementwise.Scale(y2, -1.7f)
+                        expectSame $"scale {n}, {threads} threads" y1 y2)
+        }
+    ]
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList "Kernels" [ gemmTests; im2colTests; convolutionTests; poolingTests; elementwiseTests ]

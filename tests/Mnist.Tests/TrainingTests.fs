@@ -1,0 +1,149 @@
+module Mnist.Tests.TrainingTests
+
+open System
+open System.IO
+open System.Threading
+open Expecto
+open Mnist.Core
+open Mnist.Core.Data
+open Mnist.Core.Evaluation
+open Mnist.Core.IO
+open Mnist.Core.Models
+open Mnist.Core.Optim
+open Mnist.Core.Training
+open Mnist.Tests.TestData
+
+/// Real MNIST cut down so a few epochs take a second or two.
+let private small =
+    lazy (
+        let full = MnistSource.Load(DataOptions.FromEnvironment mnistDir)
+        MnistDataset(full.Train.Take 512, full.Test.Take 300, full.Directory))
+
+let private requireData () =
+    if mnistDir = "" then skiptest "real MNIST not found (set MNIST_DATA)"
+
+let private spec epochs =
+    TrainingSpec(Epochs = epochs, BatchSize = 32, LearningRate = 0.05f, Seed = 7UL, ValidationCount = 64)
+
+let private light = Presets.Create "light"
+
+let private weights (network: Mnist.Core.Layers.Sequential) =
+    ModelFile.NamedTensors network |> Seq.map (fun struct (name, t) -> name, t.Span.ToArray()) |> List.ofSeq
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Training" [
+        test "the same spec and seed give identical numbers" {
+            requireData ()
+            let a = Trainer(light, spec 2).Run(small.Value)
+            let b = Trainer(light, spec 2).Run(small.Value)
+            Expect.equal (List.ofSeq (a.History |> Seq.map (fun m -> m.TrainLoss, m.ValidationAccuracy, m.TestLoss)))
+                         (List.ofSeq (b.History |> Seq.map (fun m -> m.TrainLoss, m.ValidationAccuracy, m.TestLoss))) "history"
+            Expect.equal (weights a.Network) (weights b.Network) "weights"
+        }
+
+        test "training lowers the loss and learns" {
+            requireData ()
+            let result = Trainer(light, spec 3).Run(small.Value)
+            Expect.isLessThan result.History[2].TrainLoss result.History[0].TrainLoss "loss falls"
+            Expect.isGreaterThan result.Test.Accuracy 0.6 "better than chance by far"
+            Expect.equal result.Test.Count 300 "test set evaluated"
+        }
+
+        test "a run stopped mid-epoch and resumed matches an uninterrupted one" {
+            requireData ()
+            use dir = new TempDir()
+            let checkpoint = Path.Combine(dir.Path, "checkpoint.safetensors")
+            let whole = Trainer(light, spec 3).Run(small.Value)
+            // Stop a few batches into epoch 2, as a kill would, then resume from epoch 1's checkpoint.
+            use cancel = new CancellationTokenSource()
+            let stopInEpoch2 = TrainingCallbacks(Batch = fun p -> if p.Epoch = 2 && p.Samples >= 128 then cancel.Cancel())
+            Expect.throwsT<OperationCanceledException>
+                (fun () -> Trainer(light, spec 3).Run(small.Value, stopInEpoch2, checkpoint, false, cancel.Token) |> ignore) "stopped"
+            let resumed = Trainer(light, spec 3).Run(small.Value, null, checkpoint, true)
+            Expect.equal resumed.ResumedAfterEpoch 1 "resumed after epoch 1"
+            Expect.equal (List.ofSeq resumed.History |> List.map (fun m -> m.TrainLoss, m.TestAccuracy))
+                         (List.ofSeq whole.History |> List.map (fun m -> m.TrainLoss, m.TestAccuracy)) "same metrics"
+            Expect.equal (weights resumed.Network) (weights whole.Network) "same weights"
+        }
+
+        test "a checkpoint from other settings is refused" {
+            requireData ()
+            use dir = new TempDir()
+            let checkpoint = Path.Combine(dir.Path, "checkpoint.safetensors")
+            Trainer(light, spec 1).Run(small.Value, null, checkpoint, false) |> ignore
+            let other = TrainingSpec(Epochs = 1, BatchSize = 16, Seed = 7UL, ValidationCount = 64)
+            let e = throws<MnistException> (fun () -> Trainer(light, other).Run(small.Value, null, checkpoint, true) |> ignore)
+            Expect.stringContains e.Message "other settings" "says why"
+        }
+
+        test "early stopping needs validation and stops" {
+            let e = throws<MnistException> (fun () -> TrainingSpec(Patience = 2).Validate() |> ignore)
+            Expect.stringContains e.Message "validation" "explains"
+        }
+
+        for bad, message in
+            [ TrainingSpec(Epochs = 0), "epochs"
+              TrainingSpec(BatchSize = 0), "batch size"
+              TrainingSpec(LearningRate = 0.0f), "learning rate"
+              TrainingSpec(LearningRate = nanf), "learning rate must be a positive number, got nan"
+              TrainingSpec(Optimizer = OptimizerConfig "sgdx"), "unknown optimizer"
+              TrainingSpec(Schedule = ScheduleConfig "zigzag"), "schedule" ] do
+            test $"bad spec is refused: {message}" {
+                let e = throws<MnistException> (fun () -> bad.Validate() |> ignore)
+                Expect.stringContains (e.Message.ToLowerInvariant()) message "names the setting"
+            }
+
+        test "a saved model loads bit-exact with its config and normalisation" {
+            requireData ()
+            use dir = new TempDir()
+            let result = Trainer(light, spec 1).Run(small.Value)
+            let path = Path.Combine(dir.Path, "m.safetensors")
+            ModelFile.Save(path, result.Network, result.Config, result.Normalization, extraMetadata = RunMetadata.Of(result, spec 1))
+            let loaded = ModelFile.Load path
+            Expect.equal (weights loaded.Network) (weights result.Network) "weights"
+            Expect.isTrue (loaded.Config.SameAs result.Config) "config"
+            Expect.equal loaded.Normalization result.Normalization "normalisation"
+            Expect.equal (loaded.Meta RunMetadata.TestAccuracyKey) (result.Test.Accuracy.ToString("R", Globalization.CultureInfo.InvariantCulture)) "metadata kept"
+            let again = Evaluator().Evaluate(loaded.Network, BatchLoader(small.Value.Test, loaded.Normalization))
+            Expect.equal again.Accuracy result.Test.Accuracy "same predictions"
+        }
+
+        test "junk, truncated and foreign model files are refused clearly" {
+            requireData ()
+            use dir = new TempDir()
+            let result = Trainer(light, spec 1).Run(small.Value)
+            let good = Path.Combine(dir.Path, "good.safetensors")
+            ModelFile.Save(good, result.Network, result.Config, result.Normalization)
+            let bytes = File.ReadAllBytes good
+            let write name (content: byte[]) =
+                let p = Path.Combine(dir.Path, name)
+                File.WriteAllBytes(p, content)
+                p
+            let cases =
+                [ write "junk" (Text.Encoding.ASCII.GetBytes "this is not a model at all, just some text"), dir.Path
+                  write "truncated" bytes[.. bytes.Length / 2], "truncated"
+                  Path.Combine(dir.Path, "missing.safetensors"), "not found" ]
+            for path, expected in cases do
+                let e = throws<MnistException> (fun () -> ModelFile.Load path |> ignore)
+                Expect.isFalse (e.Message.Contains '\n') "one line"
+                Expect.stringContains e.Message (if expected = dir.Path then "junk" else expected) path
+            // A plain safetensors file without our metadata.
+            let foreign = Path.Combine(dir.Path, "foreign.safetensors")
+            SafeTensors.Write(foreign, [| struct ("x", Mnist.Core.Tensors.Tensor(2)) |])
+            let e = throws<MnistException> (fun () -> ModelFile.Load foreign |> ignore)
+            Expect.stringContains e.Message "not a Mnist.Experiments model" "foreign"
+        }
+
+        test "per-class scores follow from the confusion matrix" {
+            let confusion = Array2D.zeroCreate<int> 2 2
+            confusion[0, 0] <- 8; confusion[0, 1] <- 2; confusion[1, 0] <- 1; confusion[1, 1] <- 9
+            let r = EvaluationResult(0.5, confusion, [||])
+            Expect.equal r.Accuracy 0.85 "accuracy"
+            let scores = r.PerClass()
+            Expect.floatClose Accuracy.veryHigh scores[0].Precision (8.0 / 9.0) "precision 0"
+            Expect.floatClose Accuracy.veryHigh scores[0].Recall 0.8 "recall 0"
+            Expect.floatClose Accuracy.veryHigh scores[1].F1 (2.0 * (9.0 / 11.0) * 0.9 / ((9.0 / 11.0) + 0.9)) "f1 1"
+            Expect.equal scores[1].Support 10 "support"
+        }
+    ]

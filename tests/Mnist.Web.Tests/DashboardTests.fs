@@ -1,0 +1,214 @@
+/// The dashboard's API: runs read from an experiments registry, reports served read-only,
+/// training jobs followed through server-sent events, the default model.
+module Mnist.Web.Tests.DashboardTests
+
+open System
+open System.IO
+open System.Net.Http
+open System.Text.Json
+open Expecto
+open Microsoft.Data.Sqlite
+open Mnist.Web
+open Mnist.Web.Tests.Fixture
+open Mnist.Web.Tests.Http
+
+/// The runs table as Mnist.Experiments' Registry.fs creates it.
+let private schema =
+    """CREATE TABLE runs (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, sweep TEXT NOT NULL, folder TEXT NOT NULL, spec TEXT NOT NULL,
+        engine TEXT NOT NULL, preset TEXT NOT NULL, width REAL NOT NULL, activation TEXT NOT NULL, optimizer TEXT NOT NULL,
+        learning_rate REAL NOT NULL, schedule TEXT NOT NULL, batch_size INTEGER NOT NULL, epochs INTEGER NOT NULL,
+        seed INTEGER NOT NULL, sample_limit INTEGER, validation INTEGER NOT NULL, parameters INTEGER NOT NULL,
+        epochs_done INTEGER NOT NULL DEFAULT 0, final_test_accuracy REAL, final_test_loss REAL, best_test_accuracy REAL,
+        best_epoch INTEGER, final_validation_accuracy REAL, best_validation_accuracy REAL, train_seconds REAL,
+        started_at TEXT NOT NULL, finished_at TEXT, host TEXT NOT NULL)"""
+
+/// A results folder with a registry of three runs: the best has no model file left, the second
+/// best has its model, report and sweep report; one is still running.
+let private resultsWithRuns () =
+    let results = scratch "registry"
+    use db = new SqliteConnection($"Data Source={Path.Combine(results, SqliteRunRegistry.FileName)};Pooling=False")
+    db.Open()
+    let exec (sql: string) =
+        use cmd = db.CreateCommand()
+        cmd.CommandText <- sql
+        cmd.ExecuteNonQuery() |> ignore
+    exec schema
+    let insert id status folder (accuracy: string) started =
+        exec
+            $"""INSERT INTO runs (id, status, sweep, folder, spec, engine, preset, width, activation, optimizer, learning_rate,
+                schedule, batch_size, epochs, seed, validation, parameters, epochs_done, final_test_accuracy, best_test_accuracy,
+                train_seconds, started_at, host)
+               VALUES ('{id}', '{status}', 'lr-sweep', '{folder}', '{{}}', 'core', 'classic', 1.0, 'relu', 'nesterov', 0.05,
+                'onecycle', 64, 1, 1, 0, 421642, 1, {accuracy}, {accuracy}, 33.5, '{started}', 'test')"""
+    insert "aaaa1111" "complete" "lr-sweep/aaaa1111" "0.9931" "2025-01-01T00:00:00Z"
+    insert "bbbb2222" "complete" "lr-sweep/bbbb2222" "0.9886" "2025-01-02T00:00:00Z"
+    insert "cccc3333" "running" "lr-sweep/cccc3333" "NULL" "2025-01-03T00:00:00Z"
+    let run = Directory.CreateDirectory(Path.Combine(results, "lr-sweep", "bbbb2222")).FullName
+    File.Copy(modelPath.Value, Path.Combine(run, "model.safetensors"))
+    File.WriteAllText(Path.Combine(run, "report.html"), "<html><body>run report</body></html>")
+    File.WriteAllText(Path.Combine(results, "lr-sweep", "index.html"), "<html><body>sweep report</body></html>")
+    Directory.CreateDirectory(Path.Combine(results, "lr-sweep", "aaaa1111")) |> ignore
+    File.WriteAllText(Path.Combine(results, ".partial-secret.html"), "hidden")
+    File.WriteAllText(Path.Combine(Path.GetDirectoryName results, "outside.html"), "outside")
+    results
+
+/// Reads server-sent events until the stream ends: (event, data) pairs.
+let private readEvents (client: HttpClient) (path: string) =
+    task {
+        use! stream = client.GetStreamAsync(path: string)
+        use reader = new StreamReader(stream)
+        let events = ResizeArray<string * JsonElement>()
+        let mutable kind = "message"
+        let mutable finished = false
+        while not finished do
+            let! line = reader.ReadLineAsync()
+            match line with
+            | null -> finished <- true
+            | l when l.StartsWith "event: " -> kind <- l.Substring 7
+            | l when l.StartsWith "data: " ->
+                events.Add(kind, (JsonDocument.Parse(l.Substring 6)).RootElement)
+                if kind = "done" then finished <- true
+            | _ -> ()
+        return List.ofSeq events
+    }
+
+[<Tests>]
+let registry =
+    testList "web dashboard"
+        [ testT "runs come from the registry with links to their reports" <| fun () -> task {
+              let results = resultsWithRuns ()
+              use f = factory [ "model", modelPath.Value; "results", results ]
+              let client = f.CreateClient()
+              let! answer = get client "/api/runs"
+              Expect.equal answer.Status 200 answer.Text
+              let runs = [ for r in answer.Body.GetProperty("runs").EnumerateArray() -> r ]
+              Expect.hasLength runs 3 "three runs"
+              let byId id = runs |> List.find (fun r -> r.GetProperty("run").GetProperty("id").GetString() = id)
+              let good = byId "bbbb2222"
+              Expect.equal (good.GetProperty("reportUrl").GetString()) "/results/lr-sweep/bbbb2222/report.html" "report link"
+              Expect.equal (good.GetProperty("sweepReportUrl").GetString()) "/results/lr-sweep/index.html" "sweep report link"
+              Expect.isTrue (good.GetProperty("hasModel").GetBoolean()) "has its model"
+              Expect.floatClose Accuracy.high (good.GetProperty("run").GetProperty("finalTestAccuracy").GetDouble()) 0.9886 "accuracy"
+              Expect.isFalse ((byId "aaaa1111").GetProperty("hasModel").GetBoolean()) "model file gone"
+              Expect.equal ((byId "cccc3333").GetProperty("run").GetProperty("status").GetString()) "running" "still running"
+          }
+
+          testT "a registry file that is not one lists nothing and says why, without failing" <| fun () -> task {
+              let results = scratch "bad-registry"
+              File.WriteAllText(Path.Combine(results, SqliteRunRegistry.FileName), "not a database, just text that is long enough to look like something")
+              use f = factory [ "model", modelPath.Value; "results", results ]
+              let! answer = get (f.CreateClient()) "/api/runs"
+              Expect.equal answer.Status 200 answer.Text
+              Expect.equal (answer.Body.GetProperty("runs").GetArrayLength()) 0 "no runs"
+              Expect.isTrue (answer.Has "problem") $"the reason is given: {answer.Text}"
+          }
+
+          testT "reports are served read-only: no models, no registry, nothing hidden or outside" <| fun () -> task {
+              let results = resultsWithRuns ()
+              use f = factory [ "model", modelPath.Value; "results", results ]
+              let client = f.CreateClient()
+              let status (path: string) = task { use! r = client.GetAsync path in return int r.StatusCode }
+              let! report = client.GetStringAsync "/results/lr-sweep/bbbb2222/report.html"
+              Expect.stringContains report "run report" "the report"
+              let! sweep = status "/results/lr-sweep/"
+              Expect.equal sweep 200 "a folder serves its index.html"
+              for path in [ "/results/runs.db"; "/results/lr-sweep/bbbb2222/model.safetensors"; "/results/.partial-secret.html"
+                            "/results/../outside.html"; "/results/%2e%2e/outside.html"; "/results/lr-sweep/%2e%2e/%2e%2e/outside.html"
+                            "/results/lr-sweep/..%2f..%2foutside.html"; "/results/lr-sweep%5c..%5c..%5coutside.html"; "/results/nothing.html" ] do
+                  let! code = status path
+                  Expect.equal code 404 path
+          }
+
+          testT "with no model named, the registry's best run that still has its model is served" <| fun () -> task {
+              let results = resultsWithRuns ()
+              use f = factory [ "results", results ]
+              let client = f.CreateClient()
+              let! model = get client "/api/model"
+              Expect.equal (model.Str "path") (Path.GetFullPath(Path.Combine(results, "lr-sweep", "bbbb2222", "model.safetensors"))) "bbbb2222's model"
+          }
+
+          testT "on a fresh clone (no model, empty results) the classic network is trained for one epoch first, saying so" <| fun () -> task {
+              let model = modelPath.Value
+              match defaultModelResults with
+              | None -> skiptest "MNIST_WEB_TEST_MODEL named a ready model: nothing was trained"
+              | Some results ->
+                  Expect.equal model (DefaultModel.ClassicPath results) "saved where the next start finds it"
+                  let said = String.Join("\n", defaultModelLog)
+                  Expect.stringContains said "training the classic network for one epoch first" "says so before training"
+                  Expect.stringContains said "saved" "and when it is done"
+                  let! answer = get (snd api.Value) "/api/model"
+                  Expect.isGreaterThan (answer.Body.GetProperty("testAccuracy").GetDouble()) 0.98 "a good model"
+          }
+
+          testT "with no model and no registry, a model left in results/models/classic is served" <| fun () -> task {
+              let results = scratch "classic"
+              let path = DefaultModel.ClassicPath results
+              Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
+              File.Copy(modelPath.Value, path)
+              use f = factory [ "results", results ]
+              let! model = get (f.CreateClient()) "/api/model"
+              Expect.equal (model.Str "path") (Path.GetFullPath path) "the classic model"
+          }
+
+          testT "a training job streams its progress, lands its model, and can be served" <| fun () -> task {
+              let results = scratch "jobs"
+              use f = factory [ "model", modelPath.Value; "results", results; "data", mnistDir ]
+              let client = f.CreateClient()
+              let! started = post client "/api/jobs" (json """{"preset": "light", "limit": 2048, "epochs": 2, "batchSize": 128}""")
+              Expect.equal started.Status 202 started.Text
+              let id = started.Str "id"
+              let! busy = post client "/api/jobs" (json """{"preset": "light", "limit": 256}""")
+              Expect.equal busy.Status 409 "one job at a time"
+              Expect.equal (busy.Str "error") ApiErrorCode.Busy busy.Text
+              let! events = readEvents client $"/api/jobs/{id}/events"
+              let kinds = events |> List.map fst
+              Expect.contains kinds "status" "status events"
+              Expect.contains kinds "progress" "progress events"
+              Expect.equal (kinds |> List.filter ((=) "epoch") |> List.length) 2 "one event per epoch"
+              let _, done' = List.last events
+              Expect.equal (done'.GetProperty("status").GetString()) "finished" $"finished: {done'}"
+              let modelFile = done'.GetProperty("modelPath").GetString()
+              Expect.isTrue (File.Exists modelFile) "the model was saved"
+              Expect.stringStarts modelFile (Path.GetFullPath results) "under the results folder"
+              // A late reader replays the whole story.
+              let! replay = readEvents client $"/api/jobs/{id}/events"
+              Expect.equal (replay |> List.filter (fst >> (=) "epoch") |> List.length) 2 "replayed epochs"
+              let! used = post client "/api/model/use" (json $"{{\"job\": \"{id}\"}}")
+              Expect.equal used.Status 200 used.Text
+              let! model = get client "/api/model"
+              Expect.equal (model.Str "name") "light" "the job's model is served now"
+              let! answer = predict client (pixelsJson (testPixels 0))
+              Expect.equal answer.Status 200 answer.Text
+          }
+
+          testT "a job can be cancelled" <| fun () -> task {
+              let results = scratch "cancel"
+              use f = factory [ "model", modelPath.Value; "results", results; "data", mnistDir ]
+              let client = f.CreateClient()
+              let! started = post client "/api/jobs" (json """{"preset": "classic", "epochs": 3}""")
+              let id = started.Str "id"
+              let! cancelled = post client $"/api/jobs/{id}/cancel" (json "{}")
+              Expect.equal cancelled.Status 202 cancelled.Text
+              let! events = readEvents client $"/api/jobs/{id}/events"
+              let _, done' = List.last events
+              Expect.equal (done'.GetProperty("status").GetString()) "cancelled" $"{done'}"
+          }
+
+          testT "bad job requests are refused with a reason" <| fun () -> task {
+              let client = snd api.Value
+              for body, status, code in
+                  [ """{"preset": "huge"}""", 400, ApiErrorCode.BadSpec
+                    """{"optimizer": "lbfgs"}""", 400, ApiErrorCode.BadSpec
+                    """{"epochs": 0}""", 400, ApiErrorCode.BadSpec
+                    """{"learningRate": -1}""", 400, ApiErrorCode.BadSpec
+                    """{"epochz": 3}""", 400, ApiErrorCode.BadJson
+                    """{"epochs": "many"}""", 400, ApiErrorCode.BadJson ] do
+                  let! answer = post client "/api/jobs" (json body)
+                  Expect.equal answer.Status status $"{body}: {answer.Text}"
+                  Expect.equal (answer.Str "error") code body
+              let! form = post client "/api/jobs" (raw (Some "application/x-www-form-urlencoded") "preset=classic"B)
+              Expect.equal form.Status 415 "a cross-site form cannot start a job"
+              let! unknown = get client "/api/jobs/nope/events"
+              Expect.equal unknown.Status 404 unknown.Text
+          } ]
