@@ -120,7 +120,7 @@ let numericEffect (title: string) (xTitle: string) (yTitle: string) (log: bool) 
             Title = Title.init (Text = xTitle),
             AxisType = (if log then StyleParam.AxisType.Log else StyleParam.AxisType.Linear),
             TickVals = ticks,
-            TickText = (ticks |> List.map (fun t -> t.ToString("G4", Globalization.CultureInfo.InvariantCulture)))))
+            TickText = (ticks |> List.map (fun t -> t.ToString((if t >= 1000.0 then "N0" else "G4"), Globalization.CultureInfo.InvariantCulture)))))
     |> logY yTitle
     |> Chart.withTitle title
     |> size 620 420
