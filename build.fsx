@@ -1,5 +1,5 @@
 // The front door: dotnet fsi build.fsx -t <Target>
-// Targets: Restore, Build, Test, Data, Sweep, Report, Serve (default: Test). Run with -t <Target> [-- extra arguments].
+// Targets: Restore, Build, Test, Data, Train, Sweep, Report, Bench, Serve (default: Test). Run with -t <Target> [-- extra arguments].
 //   dotnet fsi build.fsx -t Sweep                          the quick sweep (trains only what is missing)
 //   dotnet fsi build.fsx -t Sweep -- full --parallel 2     another sweep, with runner options
 //   dotnet fsi build.fsx -t Report                         redraw the HTML reports, train nothing
@@ -136,6 +136,12 @@ Target.create "Sweep" (fun _ ->
 /// Redraws every report from the registry; trains nothing.
 Target.create "Report" (fun _ -> dotnet [ "msbuild"; experimentsProject; "-t:Report"; "-nologo"; "-v:m" ])
 
+/// One training run: dotnet fsi build.fsx -t Train [--epochs 3 --out results/models/classic ...]
+Target.create "Train" (fun _ -> mnist ("train" :: extraArgs ()))
+
+/// Training speed against the PyTorch twin: dotnet fsi build.fsx -t Bench [--runs 5]
+Target.create "Bench" (fun _ -> mnist ("bench" :: "--compare-pytorch" :: extraArgs ()))
+
 /// The web app: dotnet fsi build.fsx -t Serve [-- --model m --port p]
 Target.create "Serve" (fun _ -> mnist ("serve" :: extraArgs ()))
 
@@ -146,6 +152,8 @@ open Fake.Core.TargetOperators
 "Data" ==> "Sweep" |> ignore
 "Build" ==> "Report" |> ignore
 "Build" ==> "Serve" |> ignore
+"Build" ==> "Train" |> ignore
+"Build" ==> "Bench" |> ignore
 
 let succeeded =
     try

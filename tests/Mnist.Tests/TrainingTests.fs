@@ -147,3 +147,35 @@ let tests =
             Expect.equal scores[1].Support 10 "support"
         }
     ]
+
+/// Bytes allocated by three training steps (forward, loss, backward, optimizer) of the classic
+/// network after a warm-up. A plain function: loops inside a `test { }` block go through the
+/// builder and allocate by themselves.
+let private bytesPerThreeSteps () =
+    let config = Presets.Create "classic"
+    let network = ModelBuilder.Build(config, 3UL)
+    network.ComputeInputGradient <- false
+    let named = network.NamedParameters |> Seq.toList
+    let optimizer = Optimizers.Create(OptimizerConfig "nesterov", named |> List.map (fun struct (_, p) -> p) |> ResizeArray)
+    optimizer.NameParameters(named |> List.map (fun struct (n, _) -> n) |> ResizeArray)
+    let schedule = Schedules.Create(ScheduleConfig "onecycle", 0.05f, 1000L, 100)
+    let loss = Mnist.Core.Losses.SoftmaxCrossEntropy()
+    let images = Mnist.Core.Tensors.Tensor(16, 1, 28, 28)
+    let rng = Mnist.Core.Rng(5UL)
+    for i in 0 .. images.Length - 1 do images[i] <- rng.NextFloat()
+    let labels = Array.init 16 (fun i -> i % 10)
+    let step () =
+        let logits = network.Forward(images, true)
+        loss.Forward(logits, ReadOnlySpan labels) |> ignore
+        network.Backward(loss.Backward()) |> ignore
+        optimizer.Step schedule |> ignore
+    for _warm in 1..5 do step () // buffers are sized on the first step
+    let before = GC.GetAllocatedBytesForCurrentThread()
+    for _step in 1..3 do step ()
+    GC.GetAllocatedBytesForCurrentThread() - before
+
+[<Tests>]
+let allocation =
+    test "Training.a steady-state training step allocates nothing" {
+        Expect.equal (bytesPerThreeSteps ()) 0L "bytes allocated by three steps"
+    }

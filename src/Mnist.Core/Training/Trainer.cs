@@ -75,7 +75,7 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
             {
                 cancel.ThrowIfCancellationRequested();
                 int count = Math.Min(spec.BatchSize, train.Count - start);
-                images.Reshape(count, 1, train.Height, train.Width);
+                if (images.Dim(0) != count) images.Reshape(count, 1, train.Height, train.Width); // the last batch
                 trainLoader.Fill(order.AsSpan(start, count), images.Span, labels.AsSpan(0, count));
 
                 var logits = network.Forward(images, training: true);
