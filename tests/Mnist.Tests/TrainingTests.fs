@@ -179,3 +179,13 @@ let allocation =
     test "Training.a steady-state training step allocates nothing" {
         Expect.equal (bytesPerThreeSteps ()) 0L "bytes allocated by three steps"
     }
+
+[<Tests>]
+let lonelyBatch =
+    test "Training.batch norm leaves out a last batch of one image instead of failing" {
+        if mnistDir = "" then skiptest "real MNIST not found (set MNIST_DATA)"
+        let full = MnistSource.Load(DataOptions.FromEnvironment mnistDir)
+        let data = MnistDataset(full.Train.Take 65, full.Test.Take 50, full.Directory)
+        let result = Trainer(Presets.Create("resnet", 0.25), TrainingSpec(Epochs = 1, BatchSize = 32)).Run(data)
+        Expect.equal (result.History[0].ImagesPerSecond * result.History[0].Seconds |> round) 64.0 "64 of 65 images trained"
+    }

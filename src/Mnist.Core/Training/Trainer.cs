@@ -44,7 +44,12 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
         var named = network.NamedParameters.ToList();
         var optimizer = Optimizers.Create(spec.Optimizer, named.ConvertAll(p => p.Parameter));
         optimizer.NameParameters(named.ConvertAll(p => p.Name));
-        int stepsPerEpoch = (train.Count + spec.BatchSize - 1) / spec.BatchSize;
+        // Batch norm cannot normalise a batch of one image (nor can PyTorch's): such a last batch
+        // is left out, a different image each epoch since the order is shuffled.
+        bool dropLonelyLast = train.Count % spec.BatchSize == 1 && train.Count > 1
+            && LayerTree.Leaves(network).Any(layer => layer is BatchNorm);
+        int epochSamples = dropLonelyLast ? train.Count - 1 : train.Count;
+        int stepsPerEpoch = (epochSamples + spec.BatchSize - 1) / spec.BatchSize;
         var schedule = Schedules.Create(spec.Schedule, spec.LearningRate, (long)stepsPerEpoch * spec.Epochs, stepsPerEpoch);
         var history = new List<EpochMetrics>();
 
@@ -71,10 +76,10 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
             double lossSum = 0;
             int correct = 0, seen = 0;
             float rate = 0;
-            for (int start = 0; start < train.Count; start += spec.BatchSize)
+            for (int start = 0; start < epochSamples; start += spec.BatchSize)
             {
                 cancel.ThrowIfCancellationRequested();
-                int count = Math.Min(spec.BatchSize, train.Count - start);
+                int count = Math.Min(spec.BatchSize, epochSamples - start);
                 if (images.Dim(0) != count) images.Reshape(count, 1, train.Height, train.Width); // the last batch
                 trainLoader.Fill(order.AsSpan(start, count), images.Span, labels.AsSpan(0, count));
 
@@ -86,7 +91,7 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
                 lossSum += (double)step.MeanLoss * count;
                 correct += step.Correct;
                 seen += count;
-                callbacks.Batch?.Invoke(new BatchProgress(epoch, spec.Epochs, seen, train.Count, lossSum / seen,
+                callbacks.Batch?.Invoke(new BatchProgress(epoch, spec.Epochs, seen, epochSamples, lossSum / seen,
                     (double)correct / seen, seen / clock.Elapsed.TotalSeconds, clock.Elapsed));
             }
             double seconds = clock.Elapsed.TotalSeconds;
