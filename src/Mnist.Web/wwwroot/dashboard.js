@@ -57,7 +57,8 @@ async function loadRuns() {
     cell(tr, run.preset + (run.width && run.width !== 1 ? ` ×${run.width}` : ""));
     cell(tr, run.activation);
     cell(tr, run.optimizer);
-    cell(tr, run.learningRate, "num");
+    // Stored as float32: 0.15 comes back as 0.15000000596…, so show the shortest faithful form.
+    cell(tr, run.learningRate == null ? "–" : String(Number(run.learningRate.toPrecision(6))), "num");
     cell(tr, run.batchSize, "num");
     cell(tr, `${run.epochsDone ?? 0}/${run.epochs ?? "?"}`, "num");
     cell(tr, run.parameters?.toLocaleString("en"), "num");
