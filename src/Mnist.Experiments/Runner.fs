@@ -200,23 +200,24 @@ module Runner =
     /// Brings one run to completion unless it already is; never throws for a failed run
     /// (cancellation aside), so one bad run does not stop a sweep.
     let runOne (options: RunnerOptions) (registry: Registry) (sweep: string) (run: SweepRun) (say: string -> unit) =
-        try
+        let alreadyFinished () =
             match finishedFolder options registry sweep run.Id with
-            | Some(_, true) -> AlreadyDone
+            | Some(_, true) -> Some AlreadyDone
             | Some(row, false) ->
                 writeRunReport options row
-                Adopted
+                Some Adopted
+            | None -> None
+        try
+            match alreadyFinished () with
+            | Some outcome -> outcome
             | None ->
                 match tryLock options.Results run.Id with
                 | None -> Busy
                 | Some lockStream ->
                     try
                         // Another process may have finished it while we waited for the lock.
-                        match finishedFolder options registry sweep run.Id with
-                        | Some(_, true) -> AlreadyDone
-                        | Some(row, false) ->
-                            writeRunReport options row
-                            Adopted
+                        match alreadyFinished () with
+                        | Some outcome -> outcome
                         | None ->
                             train options registry sweep run say
                             Trained

@@ -4,17 +4,8 @@ module Mnist.Tests.TestData
 open System
 open System.IO
 
-/// The real MNIST folder: MNIST_DATA when set, else ../shared/data/mnist above the repository.
-let mnistDir =
-    match Environment.GetEnvironmentVariable "MNIST_DATA" with
-    | null | "" ->
-        let rec up (dir: DirectoryInfo) =
-            if isNull dir then None
-            else
-                let candidate = Path.Combine(dir.FullName, "shared", "data", "mnist")
-                if Directory.Exists candidate then Some candidate else up dir.Parent
-        up (DirectoryInfo AppContext.BaseDirectory) |> Option.defaultValue ""
-    | dir -> Path.GetFullPath dir
+/// The real MNIST folder (found as TestProgram says).
+let mnistDir = Mnist.TestProgram.mnistDir
 
 /// A fresh temporary folder that is deleted when disposed.
 type TempDir() =

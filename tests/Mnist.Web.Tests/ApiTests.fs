@@ -17,11 +17,6 @@ open Mnist.Web.Tests.PngFiles
 
 let private client () = snd api.Value
 
-let private pixelCount = 784
-
-/// A body that is almost right, for the error cases.
-let private validPixels () = Array.init pixelCount (fun i -> if i % 28 = 14 && i / 28 > 4 && i / 28 < 24 then 1.0f else 0.0f)
-
 let private numbers (text: string) = "{\"pixels\":[" + text + "]}"
 let private zeros n = String.Join(",", Array.create n "0")
 

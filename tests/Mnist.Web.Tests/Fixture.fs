@@ -10,17 +10,8 @@ open Mnist.Core.Inference
 open Mnist.Core.IO
 open Mnist.Web
 
-/// The real MNIST folder: MNIST_DATA when set, else ../shared/data/mnist above the repository.
-let mnistDir =
-    match Environment.GetEnvironmentVariable "MNIST_DATA" with
-    | null | "" ->
-        let rec up (dir: DirectoryInfo) =
-            if isNull dir then None
-            else
-                let candidate = Path.Combine(dir.FullName, "shared", "data", "mnist")
-                if Directory.Exists candidate then Some candidate else up dir.Parent
-        up (DirectoryInfo AppContext.BaseDirectory) |> Option.defaultValue ""
-    | dir -> Path.GetFullPath dir
+/// The real MNIST folder (found as TestProgram says).
+let mnistDir = Mnist.TestProgram.mnistDir
 
 let private requireMnist () =
     if mnistDir = "" || not (Directory.Exists mnistDir) then

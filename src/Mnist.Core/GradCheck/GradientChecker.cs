@@ -42,11 +42,7 @@ public static class GradientChecker
     {
         var o = options ?? new GradCheckOptions();
         beforeForward?.Invoke();
-        var output = layer.Forward(input, training);
-        var projection = new Tensor(output.Shape.ToArray());
-        var rng = new Rng(o.Seed ^ 0x5EED_0F_0F_0Ful);
-        var weights = projection.Span;
-        for (int i = 0; i < weights.Length; i++) weights[i] = rng.NextGaussian();
+        var projection = RandomProjection(layer.Forward(input, training), o.Seed);
         var targets = AnalyticTargets(layer, layer.Backward(projection), input);
 
         double Loss()
@@ -111,11 +107,7 @@ public static class GradientChecker
         GradCheckOptions? options = null)
     {
         var o = options ?? new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3 };
-        var output = layer.Forward(input, training);
-        var projection = new Tensor(output.Shape.ToArray());
-        var rng = new Rng(o.Seed ^ 0x5EED_0F_0F_0Ful);
-        var weights = projection.Span;
-        for (int i = 0; i < weights.Length; i++) weights[i] = rng.NextGaussian();
+        var projection = RandomProjection(layer.Forward(input, training), o.Seed);
         var targets = AnalyticTargets(layer, layer.Backward(projection), input);
         ulong pattern = 0;
 
@@ -165,6 +157,16 @@ public static class GradientChecker
         foreach (var leaf in LayerTree.Leaves(root))
             if (leaf is IPiecewise piecewise) hash = piecewise.HashPieces(hash);
         return hash;
+    }
+
+    /// <summary>The fixed random r of the loss L = Σ r ⊙ y: Gaussian, shaped like the layer's output.</summary>
+    private static Tensor RandomProjection(Tensor output, ulong seed)
+    {
+        var projection = new Tensor(output.Shape.ToArray());
+        var rng = new Rng(seed ^ 0x5EED_0F_0F_0Ful);
+        var weights = projection.Span;
+        for (int i = 0; i < weights.Length; i++) weights[i] = rng.NextGaussian();
+        return projection;
     }
 
     /// <summary>Snapshots the gradients Backward just wrote (later forward passes may reuse the buffers).</summary>

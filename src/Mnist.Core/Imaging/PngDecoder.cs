@@ -39,9 +39,6 @@ public static class PngDecoder
         }
     }
 
-    /// <summary>True when <paramref name="bytes"/> start with the PNG signature.</summary>
-    public static bool HasSignature(ReadOnlySpan<byte> bytes) => bytes.StartsWith(Signature);
-
     public static PngImage Decode(ReadOnlyMemory<byte> png, PngLimits? limits = null)
     {
         limits ??= PngLimits.Default;

@@ -12,9 +12,6 @@ public sealed record PngLimits
     /// <summary>4096 × 4096 pixels, at most 16384 on a side.</summary>
     public static PngLimits Default { get; } = new();
 
-    /// <summary>Enough for a drawing canvas: 1 MP, at most 4096 on a side.</summary>
-    public static PngLimits Canvas { get; } = new() { MaxPixels = 1024L * 1024, MaxSide = 4096 };
-
     /// <summary>Largest width × height accepted (1..<see cref="HardMaxPixels"/>).</summary>
     public long MaxPixels
     {

@@ -3,8 +3,7 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// 2-D convolution of a batch of NCHW images with weights laid out [outChannels, C, KH, KW]:
 /// y[n, o, oy, ox] = bias[o] + Σ_{c,ky,kx} w[o, c, ky, kx] · x[n, c, oy·s − p + ky, ox·s − p + kx].
-/// Every method overwrites its outputs. BackwardWeights is called with the same x as the
-/// Forward just before it, so an implementation may reuse what Forward left in the workspace.
+/// Every method overwrites its outputs.
 /// </summary>
 /// <remarks>
 /// im2col + GEMM, one image at a time, so each image's column matrix (C·KH·KW × OH·OW) is unfolded

@@ -4,41 +4,21 @@ using Mnist.Core.Tensors;
 namespace Mnist.Core.Layers;
 
 /// <summary>Average pooling over size×size windows (size = the input's side gives global average pooling).</summary>
-public sealed class AvgPool2D(int size = 2, int? stride = null) : Layer
+public sealed class AvgPool2D(int size = 2, int? stride = null) : Pool2D("avgpool", size, stride)
 {
-    private readonly Tensor _output = OwnedBuffers.Empty();
-    private readonly Tensor _gradInput = OwnedBuffers.Empty();
-    private Tensor? _input;
-    private PoolGeometry _geometry;
-
-    public int Size { get; } = size >= 1 ? size : throw new MnistException($"avgpool size must be at least 1 (got {size})");
-    public int Stride { get; } = (stride ?? size) >= 1 ? stride ?? size : throw new MnistException($"avgpool stride must be at least 1 (got {stride})");
-
-    public override string Kind => "avgpool";
-
-    public override int[] OutputShape(int[] inputShape)
-    {
-        var g = Pools.Geometry(this, inputShape, Size, Stride);
-        return [g.Channels, g.OutH, g.OutW];
-    }
-
     public override Tensor Forward(Tensor input, bool training)
     {
-        OwnedBuffers.Expect(input, [-1, -1, -1], this);
-        _input = input;
-        _geometry = Pools.Geometry(this, input, Size, Stride);
-        int batch = input.Dim(0);
-        var y = OwnedBuffers.Shape(_output, batch, _geometry.Channels, _geometry.OutH, _geometry.OutW);
-        Pooling.AvgForward(_geometry, batch, input.Span, y.Span);
+        var y = ShapeOutput(input);
+        Pooling.AvgForward(Geometry, input.Dim(0), input.Span, y.Span);
         return y;
     }
 
     public override Tensor Backward(Tensor gradOutput)
     {
-        var x = _input ?? throw new InvalidOperationException("Backward before Forward");
-        if (!ComputeInputGradient) return _gradInput;
-        var dx = OwnedBuffers.ShapeLike(_gradInput, x);
-        Pooling.AvgBackward(_geometry, x.Dim(0), gradOutput.Span, dx.Span);
+        var x = Input;
+        if (!ComputeInputGradient) return GradInput;
+        var dx = OwnedBuffers.ShapeLike(GradInput, x);
+        Pooling.AvgBackward(Geometry, x.Dim(0), gradOutput.Span, dx.Span);
         return dx;
     }
 

@@ -68,7 +68,6 @@ public sealed class Conv2D : Layer, IInitializable
         var x = _input ?? throw new InvalidOperationException("Backward before Forward");
         int batch = x.Dim(0);
         var db = Bias is null ? _noBias.AsSpan(OutChannels) : Bias.Grad.Span;
-        // Weights first: the kernel may reuse the columns Forward left in the workspace.
         Convolution.BackwardWeights(_geometry, OutChannels, batch, x.Span, gradOutput.Span, Weight.Grad.Span, db, _workspace);
         if (!ComputeInputGradient) return _gradInput;
         var dx = OwnedBuffers.ShapeLike(_gradInput, x);

@@ -45,9 +45,6 @@ public sealed record ModelConfig(int[] InputShape, int NumClasses, IReadOnlyList
     public static IReadOnlyList<string> LayerTypes { get; } =
         ["conv2d", "maxpool", "avgpool", "activation", "flatten", "dense", "dropout", "batchnorm", "residual"];
 
-    /// <summary>The options the config is written with (shared so other files can embed it).</summary>
-    public static JsonSerializerOptions JsonOptions => Options;
-
     /// <summary>Same content (records compare arrays by reference, so compare the JSON).</summary>
     public bool SameAs(ModelConfig other) => ToJson(false) == other.ToJson(false);
 

@@ -6,25 +6,15 @@ namespace Mnist.Core.Optim;
 /// <summary>
 /// SGD with heavy-ball momentum, PyTorch's convention (dampening 0): v ← μ·v + g; p ← p − lr·v.
 /// </summary>
-public sealed class MomentumSgd : Optimizer, IMomentumOptimizer
+public sealed class MomentumSgd : MomentumOptimizer
 {
-    private float _momentum;
-
     public MomentumSgd(IReadOnlyList<Parameter> parameters, float momentum = 0.9f, Regularization regularization = default)
-        : base(parameters, regularization, "momentum_buffer") => Momentum = momentum;
+        : base(parameters, momentum, regularization) { }
 
     public override string Name => "momentum";
 
-    public float Momentum
-    {
-        get => _momentum;
-        set => _momentum = Hyper.CheckUnit(value, nameof(Momentum));
-    }
-
-    protected override string Hyperparameters => $"momentum={Momentum}";
-
     private protected override void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty)
-        => UpdateLoop.Run(new Rule(penalty, learningRate, _momentum), value, grad, Buffer(0, index), default);
+        => UpdateLoop.Run(new Rule(penalty, learningRate, Momentum), value, grad, Buffer(0, index), default);
 
     private readonly struct Rule(Penalty penalty, float lr, float mu) : IElementRule
     {

@@ -6,25 +6,15 @@ namespace Mnist.Core.Optim;
 /// <summary>
 /// SGD with Nesterov momentum, PyTorch's convention: v ← μ·v + g; p ← p − lr·(g + μ·v).
 /// </summary>
-public sealed class Nesterov : Optimizer, IMomentumOptimizer
+public sealed class Nesterov : MomentumOptimizer
 {
-    private float _momentum;
-
     public Nesterov(IReadOnlyList<Parameter> parameters, float momentum = 0.9f, Regularization regularization = default)
-        : base(parameters, regularization, "momentum_buffer") => Momentum = momentum;
+        : base(parameters, momentum, regularization) { }
 
     public override string Name => "nesterov";
 
-    public float Momentum
-    {
-        get => _momentum;
-        set => _momentum = Hyper.CheckUnit(value, nameof(Momentum));
-    }
-
-    protected override string Hyperparameters => $"momentum={Momentum}";
-
     private protected override void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty)
-        => UpdateLoop.Run(new Rule(penalty, learningRate, _momentum), value, grad, Buffer(0, index), default);
+        => UpdateLoop.Run(new Rule(penalty, learningRate, Momentum), value, grad, Buffer(0, index), default);
 
     private readonly struct Rule(Penalty penalty, float lr, float mu) : IElementRule
     {

@@ -30,13 +30,6 @@ public static class Activations
         throw Unknown(name);
     }
 
-    public static bool IsKnown(string name)
-    {
-        var key = Normalize(name);
-        foreach (var valid in Names) if (valid == key) return true;
-        return false;
-    }
-
     private static string Normalize(string name) =>
         (name ?? "").Trim().ToLowerInvariant().Replace("-", "").Replace("_", "");
 

@@ -1,0 +1,53 @@
+using Mnist.Core.Kernels;
+using Mnist.Core.Tensors;
+
+namespace Mnist.Core.Layers;
+
+/// <summary>
+/// What the two pooling layers share: window size and stride, the shape checks and geometry, and
+/// the buffers. Each pooling layer keeps its own forward and backward.
+/// </summary>
+public abstract class Pool2D : Layer
+{
+    private Tensor? _input;
+
+    private protected Pool2D(string kind, int size, int? stride)
+    {
+        Kind = kind;
+        Size = size >= 1 ? size : throw new MnistException($"{kind} size must be at least 1 (got {size})");
+        Stride = (stride ?? size) >= 1 ? stride ?? size : throw new MnistException($"{kind} stride must be at least 1 (got {stride})");
+    }
+
+    public override string Kind { get; }
+    public int Size { get; }
+    public int Stride { get; }
+
+    private protected Tensor Output { get; } = OwnedBuffers.Empty();
+    private protected Tensor GradInput { get; } = OwnedBuffers.Empty();
+    private protected PoolGeometry Geometry { get; private set; }
+
+    /// <summary>The last forward input, which backward needs.</summary>
+    private protected Tensor Input => _input ?? throw new InvalidOperationException("Backward before Forward");
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        if (inputShape.Length != 3) throw new MnistException($"{this} expects [C, H, W] inputs but got {Tensor.ShapeText(inputShape)}");
+        var g = GeometryFor(inputShape[0], inputShape[1], inputShape[2]);
+        return [g.Channels, g.OutH, g.OutW];
+    }
+
+    /// <summary>Checks a forward input, keeps it and its geometry, and returns the output buffer shaped for it.</summary>
+    private protected Tensor ShapeOutput(Tensor input)
+    {
+        OwnedBuffers.Expect(input, [-1, -1, -1], this);
+        _input = input;
+        Geometry = GeometryFor(input.Dim(1), input.Dim(2), input.Dim(3));
+        return OwnedBuffers.Shape(Output, input.Dim(0), Geometry.Channels, Geometry.OutH, Geometry.OutW);
+    }
+
+    private PoolGeometry GeometryFor(int channels, int height, int width)
+    {
+        if (height < Size || width < Size) throw new MnistException($"{this} does not fit a {height}x{width} input");
+        return new PoolGeometry(channels, height, width, Size, Stride);
+    }
+}
