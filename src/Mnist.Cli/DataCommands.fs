@@ -5,23 +5,17 @@ open System.IO
 open Argu
 open Mnist.Core.Data
 
-type FetchArgs =
+/// Both data commands take only the folder.
+type DataDirArgs =
     | Data_Dir of path: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Data_Dir _ -> "use this folder instead of the per-user cache (default: MNIST_DATA)"
-
-type VerifyArgs =
-    | Data_Dir of path: string
-    interface IArgParserTemplate with
-        member a.Usage =
-            match a with
-            | Data_Dir _ -> "folder to check (default: MNIST_DATA, else the per-user cache)"
+            | Data_Dir _ -> "use this folder (default: MNIST_DATA, else the per-user cache, filled when needed)"
 
 type DataArgs =
-    | [<CliPrefix(CliPrefix.None)>] Fetch of ParseResults<FetchArgs>
-    | [<CliPrefix(CliPrefix.None)>] Verify of ParseResults<VerifyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Fetch of ParseResults<DataDirArgs>
+    | [<CliPrefix(CliPrefix.None)>] Verify of ParseResults<DataDirArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -30,14 +24,17 @@ type DataArgs =
 
 let private options dataDir = DataOptions.FromEnvironment(dataDir, fun line -> eprintfn "%s" line)
 
-let fetch (args: ParseResults<FetchArgs>) =
-    let dir = MnistSource.Resolve(options (args.TryGetResult FetchArgs.Data_Dir |> Option.toObj))
+let private resolve (args: ParseResults<DataDirArgs>) =
+    MnistSource.Resolve(options (args.TryGetResult Data_Dir |> Option.toObj))
+
+let fetch args =
+    let dir = resolve args
     let data = MnistDataset.Load dir
     printfn "MNIST ready in %s: %d training and %d test images" dir data.Train.Count data.Test.Count
     0
 
-let verify (args: ParseResults<VerifyArgs>) =
-    let dir = MnistSource.Resolve(options (args.TryGetResult VerifyArgs.Data_Dir |> Option.toObj))
+let verify args =
+    let dir = resolve args
     let data = MnistDataset.Load dir
     let describe name (count: int) what =
         let path = MnistFiles.Find(dir, name)
