@@ -261,6 +261,25 @@ and Registry(path: string) =
             insert.ExecuteNonQuery() |> ignore
         tx.Commit()
 
+    /// Adds one run to a sweep that grows a run at a time (the dashboard's), after its other
+    /// runs; the sweep's definition is recorded only when the sweep is new.
+    member _.AddToSweep(sweep: string, definition: string, id: string) =
+        use connection = connect ()
+        use tx = connection.BeginTransaction()
+        use upsert =
+            command connection tx
+                """INSERT INTO sweeps (name, definition, updated_at) VALUES ($name, $definition, $now)
+                   ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at"""
+                [ "$name", box sweep; "$definition", box definition; "$now", box (now ()) ]
+        upsert.ExecuteNonQuery() |> ignore
+        use insert =
+            command connection tx
+                """INSERT OR IGNORE INTO sweep_runs (sweep, run_id, position)
+                   VALUES ($sweep, $id, (SELECT COALESCE(MAX(position) + 1, 0) FROM sweep_runs WHERE sweep = $sweep))"""
+                [ "$sweep", box sweep; "$id", box id ]
+        insert.ExecuteNonQuery() |> ignore
+        tx.Commit()
+
     member _.TryGet(id: string) = query "SELECT * FROM runs WHERE id = $id" [ "$id", box id ] |> List.tryHead
 
     /// Runs whose id starts with the prefix (so a person can type a few characters).

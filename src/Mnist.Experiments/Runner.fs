@@ -27,7 +27,10 @@ type RunnerOptions =
       Log: string -> unit
       /// Replaces dataset loading (tests give a small in-memory dataset).
       LoadData: (string -> MnistDataset) option
-      Cancel: CancellationToken }
+      Cancel: CancellationToken
+      /// Extra callbacks for a host that follows one run live (the web dashboard): its Batch and
+      /// Epoch are called beside the runner's own. Shared by every run of a parallel sweep.
+      Observer: TrainingCallbacks option }
 
     static member Defaults(results: string) =
         { Results = results
@@ -37,7 +40,8 @@ type RunnerOptions =
           Reports = true
           Log = ignore
           LoadData = None
-          Cancel = CancellationToken.None }
+          Cancel = CancellationToken.None
+          Observer = None }
 
 /// What happened to one run.
 type RunOutcome =
@@ -145,8 +149,10 @@ module Runner =
                 say text
             line $"{ExperimentSpec.label run.Spec} ({parameters:N0} parameters, engine {EngineVersion.Current})"
             let data = loadDataset options run.Spec.Dataset
+            let observer = options.Observer |> Option.toObj
             let callbacks =
                 TrainingCallbacks(
+                    Batch = (if isNull observer then null else observer.Batch),
                     Epoch =
                         (fun m ->
                             File.AppendAllText(epochsPath, Text.Json.JsonSerializer.Serialize(m, RunMetadata.Json) + "\n")
@@ -154,7 +160,8 @@ module Runner =
                             line (
                                 $"epoch {m.Epoch}/{run.Spec.Epochs}: train loss {m.TrainLoss:F4} acc {100.0 * m.TrainAccuracy:F2}%%"
                                 + (if m.ValidationAccuracy.HasValue then $" | val acc {100.0 * m.ValidationAccuracy.Value:F2}%%" else "")
-                                + $" | test acc {100.0 * m.TestAccuracy:F2}%% | {m.Seconds:F1} s, {m.ImagesPerSecond:F0} img/s")),
+                                + $" | test acc {100.0 * m.TestAccuracy:F2}%% | {m.Seconds:F1} s, {m.ImagesPerSecond:F0} img/s")
+                            if not (isNull observer || isNull observer.Epoch) then observer.Epoch.Invoke m),
                     Log = line)
             let clock = Stopwatch.StartNew()
             let result = Trainer(config, trainingSpec).Run(data, callbacks, checkpoint, resume, options.Cancel)

@@ -23,20 +23,24 @@ public sealed record TrainRequest
 }
 
 /// <summary>A job's state as the dashboard shows it.</summary>
+/// <param name="RunId">The registry run the job trains (or found complete): a hash of its spec.</param>
+/// <param name="ReportUrl">The run's report, once the run is complete.</param>
+/// <param name="Note">What happened besides training, like "already complete".</param>
 public sealed record JobSnapshot(
     string Id, string Status, TrainRequest Request, string StartedAt, string? FinishedAt, double? TestAccuracy,
-    string? ModelPath, string? Error, IReadOnlyList<EpochMetrics> Epochs, JobProgress? Progress);
+    string? ModelPath, string? Error, IReadOnlyList<EpochMetrics> Epochs, JobProgress? Progress,
+    string RunId, string? ReportUrl, string? Note);
 
 /// <summary>Progress inside an epoch (sent at most five times a second).</summary>
 public sealed record JobProgress(int Epoch, int Epochs, int Samples, int EpochSamples, double Loss, double Accuracy,
     double ImagesPerSecond, double EtaSeconds);
 
 /// <summary>
-/// One training run started from the dashboard, and the server-sent events that follow it. Every
+/// One training run started from the dashboard (registry run <c>runId</c> of the dashboard sweep), and the server-sent events that follow it. Every
 /// event but progress is kept, so a page opened late replays the story so far; progress is
 /// replayed only as its latest value. A slow reader loses old events rather than growing memory.
 /// </summary>
-public sealed class TrainingJob(string id, TrainRequest request)
+public sealed class TrainingJob(string id, TrainRequest request, string runId)
 {
     public static class States
     {
@@ -51,11 +55,12 @@ public sealed class TrainingJob(string id, TrainRequest request)
     private SseItem<string>? _lastProgress;
     private JobProgress? _progress;
     private string _status = States.Queued;
-    private string? _finishedAt, _modelPath, _error;
+    private string? _finishedAt, _modelPath, _error, _reportUrl, _note;
     private double? _testAccuracy;
 
     public string Id { get; } = id;
     public TrainRequest Request { get; } = request;
+    public string RunId { get; } = runId;
     public string StartedAt { get; } = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
     public CancellationTokenSource Cancellation { get; } = new();
 
@@ -66,7 +71,8 @@ public sealed class TrainingJob(string id, TrainRequest request)
     public JobSnapshot Snapshot()
     {
         lock (_gate)
-            return new JobSnapshot(Id, _status, Request, StartedAt, _finishedAt, _testAccuracy, _modelPath, _error, [.. _epochs], _progress);
+            return new JobSnapshot(Id, _status, Request, StartedAt, _finishedAt, _testAccuracy, _modelPath, _error, [.. _epochs], _progress,
+                RunId, _reportUrl, _note);
     }
 
     public void SetStatus(string status) => Publish("status", new { status }, () => _status = status);
@@ -77,10 +83,11 @@ public sealed class TrainingJob(string id, TrainRequest request)
 
     public void Log(string line) => Publish("log", new { line }, null);
 
-    public void Finish(string status, double? testAccuracy = null, string? modelPath = null, string? error = null) =>
-        Publish("done", new { status, testAccuracy, modelPath, error }, () =>
+    public void Finish(string status, double? testAccuracy = null, string? modelPath = null, string? error = null,
+        string? reportUrl = null, string? note = null) =>
+        Publish("done", new { status, testAccuracy, modelPath, error, runId = RunId, reportUrl, note }, () =>
         {
-            (_status, _testAccuracy, _modelPath, _error) = (status, testAccuracy, modelPath, error);
+            (_status, _testAccuracy, _modelPath, _error, _reportUrl, _note) = (status, testAccuracy, modelPath, error, reportUrl, note);
             _finishedAt = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
         }, end: true);
 

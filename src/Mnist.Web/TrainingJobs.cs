@@ -1,22 +1,28 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text.Json;
+using Microsoft.FSharp.Core;
 using Mnist.Core;
-using Mnist.Core.Data;
-using Mnist.Core.IO;
-using Mnist.Core.Models;
 using Mnist.Core.Optim;
 using Mnist.Core.Training;
+using Mnist.Experiments;
 
 namespace Mnist.Web;
 
 /// <summary>
 /// Runs dashboard training jobs one at a time (two cores do not train two networks well) on a
-/// thread of their own, so predictions keep being answered. A finished job's model and metrics
-/// go to results/web/&lt;job id&gt;/, where the dashboard can put the model into service.
+/// thread of their own, so predictions keep being answered. A job is a registry run of the
+/// "dashboard" sweep, trained by the experiments Runner like any sweep run: it has a run id (the
+/// hash of its spec), checkpoints in results/.partial/&lt;id&gt;/, and is filed in
+/// results/dashboard/&lt;id&gt;/ with its report before runs.db calls it complete. Asking again for a
+/// run that is complete trains nothing and offers that run's model.
 /// </summary>
 public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> logger)
 {
+    /// <summary>The sweep dashboard runs are filed under.</summary>
+    public const string Sweep = "dashboard";
+
+    private const string SweepDescription = "Runs started from the web dashboard, one per distinct request.";
+
     private readonly ConcurrentDictionary<string, TrainingJob> _jobs = new();
     private readonly Lock _gate = new();
     private TrainingJob? _running;
@@ -25,25 +31,27 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
 
     public TrainingJob? Find(string id) => _jobs.GetValueOrDefault(id);
 
-    /// <summary>The model config and spec a request describes; a bad setting is a 400 naming it.</summary>
-    public static (ModelConfig Config, TrainingSpec Spec) Describe(TrainRequest request)
+    /// <summary>The experiment run a request describes (its spec normalized, its id); a bad setting is a 400 naming it.</summary>
+    public static SweepRun Describe(TrainRequest request)
     {
         try
         {
             if (request.Epochs > 100) throw new MnistException($"at most 100 epochs from the dashboard, got {request.Epochs}");
-            var config = Presets.Create(request.Preset, request.Width, request.Activation);
-            var spec = new TrainingSpec
-            {
-                Epochs = request.Epochs,
-                BatchSize = request.BatchSize,
-                LearningRate = request.LearningRate,
-                Seed = request.Seed,
-                Optimizer = new OptimizerConfig(request.Optimizer),
-                Schedule = new ScheduleConfig(request.Schedule),
-                Limit = request.Limit,
-                ValidationCount = request.Validation,
-            }.Validate();
-            return (config, spec);
+            var spec = new ExperimentSpec(
+                dataset: ExperimentSpecModule.Mnist,
+                preset: request.Preset,
+                width: request.Width,
+                activation: request.Activation,
+                optimizer: new OptimizerConfig(request.Optimizer),
+                learningRate: request.LearningRate,
+                schedule: new ScheduleConfig(request.Schedule),
+                batchSize: request.BatchSize,
+                epochs: request.Epochs,
+                seed: request.Seed,
+                limit: request.Limit is int limit ? FSharpOption<int>.Some(limit) : FSharpOption<int>.None,
+                validation: request.Validation,
+                patience: FSharpOption<int>.None);
+            return SingleRun.plan(spec);
         }
         catch (MnistException e)
         {
@@ -53,34 +61,28 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
 
     public TrainingJob Start(TrainRequest request)
     {
-        var (config, spec) = Describe(request);
+        var run = Describe(request);
         TrainingJob job;
         lock (_gate)
         {
             if (_running is { IsOver: false } busy)
                 throw new ApiException(StatusCodes.Status409Conflict, ApiErrorCode.Busy, $"job {busy.Id} is still training; wait for it or cancel it");
-            job = new TrainingJob(DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6], request);
+            job = new TrainingJob(DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6], request, run.Id);
             _jobs[job.Id] = job;
             _running = job;
         }
-        var thread = new Thread(() => Run(job, config, spec)) { IsBackground = true, Name = "training " + job.Id };
+        var thread = new Thread(() => Run(job, run)) { IsBackground = true, Name = "training " + job.Id };
         thread.Start();
         return job;
     }
 
-    private void Run(TrainingJob job, ModelConfig config, TrainingSpec spec)
+    private void Run(TrainingJob job, SweepRun run)
     {
         try
         {
-            job.SetStatus(TrainingJob.States.LoadingData);
-            var data = MnistSource.Load(DataOptions.FromEnvironment(options.DataDir, job.Log));
-            job.Cancellation.Token.ThrowIfCancellationRequested();
-            job.SetStatus(TrainingJob.States.Training);
-            job.Log($"{config.Name}: {ModelSummary.Of(config).TotalParameters:N0} parameters, {spec.Optimizer.Name} lr {spec.LearningRate}, "
-                + $"{spec.Schedule.Name} schedule, batch {spec.BatchSize}, {spec.Epochs} epoch(s)");
             var clock = Stopwatch.StartNew();
             long lastSent = 0;
-            var callbacks = new TrainingCallbacks
+            var observer = new TrainingCallbacks
             {
                 Batch = p =>
                 {
@@ -91,16 +93,37 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
                     job.Progress(new JobProgress(p.Epoch, p.Epochs, p.Samples, p.EpochSamples, p.Loss, p.Accuracy, p.ImagesPerSecond, remaining));
                 },
                 Epoch = job.Epoch,
-                Log = job.Log,
             };
-            var result = new Trainer(config, spec).Run(data, callbacks, cancel: job.Cancellation.Token);
-            var folder = Path.Combine(options.ResultsDir, "web", job.Id);
-            Directory.CreateDirectory(folder);
-            var modelPath = Path.Combine(folder, DefaultModel.ModelFileName);
-            ModelFile.Save(modelPath, result.Network, result.Config, result.Normalization, extraMetadata: RunMetadata.Of(result, spec));
-            var metrics = new { request = job.Request, history = result.History, test = EvaluationSummary.Of(result.Test) };
-            File.WriteAllText(Path.Combine(folder, "metrics.json"), JsonSerializer.Serialize(metrics, RunMetadata.Json));
-            job.Finish(TrainingJob.States.Finished, result.Test.Accuracy, Path.GetFullPath(modelPath));
+            var runner = SingleRun.options(options.ResultsDir, options.DataDir, job.Log, observer, job.Cancellation.Token);
+            if (!IsComplete(run.Id))
+            {
+                // Loaded here (once per process) so the page can say so; the Runner finds it cached.
+                job.SetStatus(TrainingJob.States.LoadingData);
+                Runner.loadDataset(runner, run.Spec.Dataset);
+                job.Cancellation.Token.ThrowIfCancellationRequested();
+                job.SetStatus(TrainingJob.States.Training);
+            }
+            var outcome = SingleRun.run(runner, Sweep, SweepDescription, run, job.Log);
+            switch (outcome)
+            {
+                case { IsTrained: true } or { IsAlreadyDone: true } or { IsAdopted: true }:
+                    var row = SingleRun.tryComplete(options.ResultsDir, run.Id)?.Value
+                        ?? throw new InvalidOperationException($"run {run.Id} is not complete in the registry after {outcome}");
+                    string? note = outcome.IsTrained ? null : $"run {run.Id} was already complete: nothing was trained";
+                    if (note is not null) job.Log(note);
+                    var reportUrl = ResultsFiles.Find(options.ResultsDir, row.Folder + "/" + Layout.ReportFile) is null
+                        ? null : "/results/" + row.Folder + "/" + Layout.ReportFile;
+                    var modelPath = Path.GetFullPath(Path.Combine(options.ResultsDir, row.Folder, DefaultModel.ModelFileName));
+                    job.Finish(TrainingJob.States.Finished, FSharpOption<double>.get_IsSome(row.FinalTestAccuracy) ? row.FinalTestAccuracy.Value : null,
+                        modelPath, reportUrl: reportUrl, note: note);
+                    break;
+                case { IsBusy: true }:
+                    job.Finish(TrainingJob.States.Failed, error: $"run {run.Id} is being trained by another process");
+                    break;
+                case RunOutcome.Failed failed:
+                    job.Finish(TrainingJob.States.Failed, error: failed.Item);
+                    break;
+            }
         }
         catch (OperationCanceledException)
         {
@@ -116,4 +139,6 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
             job.Finish(TrainingJob.States.Failed, error: "the training job failed unexpectedly; see the server's log");
         }
     }
+
+    private bool IsComplete(string runId) => FSharpOption<RunRow>.get_IsSome(SingleRun.tryComplete(options.ResultsDir, runId));
 }

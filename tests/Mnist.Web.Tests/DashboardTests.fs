@@ -8,6 +8,7 @@ open System.Net.Http
 open System.Text.Json
 open Expecto
 open Microsoft.Data.Sqlite
+open Mnist.Experiments
 open Mnist.Web
 open Mnist.Web.Tests.Fixture
 open Mnist.Web.Tests.Http
@@ -170,7 +171,7 @@ let registry =
               Expect.equal (done'.GetProperty("status").GetString()) "finished" $"finished: {done'}"
               let modelFile = done'.GetProperty("modelPath").GetString()
               Expect.isTrue (File.Exists modelFile) "the model was saved"
-              Expect.stringStarts modelFile (Path.GetFullPath results) "under the results folder"
+              Expect.stringStarts modelFile (Path.GetFullPath(Path.Combine(results, TrainingJobs.Sweep))) "in the dashboard sweep's folder"
               // A late reader replays the whole story.
               let! replay = readEvents client $"/api/jobs/{id}/events"
               Expect.equal (replay |> List.filter (fst >> (=) "epoch") |> List.length) 2 "replayed epochs"
@@ -182,17 +183,90 @@ let registry =
               Expect.equal answer.Status 200 answer.Text
           }
 
-          testT "a job can be cancelled" <| fun () -> task {
+          testT "a job is a run of the registry's dashboard sweep, and asking for it again trains nothing" <| fun () -> task {
+              let results = scratch "job-runs"
+              use f = factory [ "model", modelPath.Value; "results", results; "data", mnistDir ]
+              let client = f.CreateClient()
+              let request = """{"preset": "light", "limit": 500, "epochs": 1, "batchSize": 50}"""
+              let! started = post client "/api/jobs" (json request)
+              Expect.equal started.Status 202 started.Text
+              let runId = started.Str "runId"
+              let expectedId =
+                  ExperimentSpec.runId { ExperimentSpec.defaults with Preset = "light"; Limit = Some 500; Epochs = 1; BatchSize = 50 }
+              Expect.equal runId expectedId "the run id hashes the spec, as for a sweep run"
+              let jobId = started.Str "id"
+              let! events = readEvents client $"/api/jobs/{jobId}/events"
+              Expect.contains (events |> List.map fst) "progress" "per-batch progress is streamed"
+              let _, done' = List.last events
+              Expect.equal (done'.GetProperty("status").GetString()) "finished" $"finished: {done'}"
+              Expect.equal (done'.GetProperty("runId").GetString()) runId "the done event names the run"
+              let registry = Registry.Open results
+              let row = registry.TryGet runId |> Option.defaultWith (fun () -> failtest "the run is in the registry")
+              Expect.isTrue row.IsComplete "complete"
+              Expect.equal row.Sweep TrainingJobs.Sweep "filed under the dashboard sweep"
+              Expect.equal row.Folder $"dashboard/{runId}" "in the sweep's folder"
+              Expect.equal row.Spec.Limit (Some 500) "with the request's limit"
+              Expect.equal row.EpochsDone 1 "one epoch"
+              Expect.sequenceEqual (registry.Members TrainingJobs.Sweep) [ runId ] "a member of the sweep"
+              Expect.floatClose Accuracy.high (done'.GetProperty("testAccuracy").GetDouble()) row.FinalTestAccuracy.Value "the registry's accuracy"
+              let modelFile = done'.GetProperty("modelPath").GetString()
+              Expect.equal modelFile (Path.GetFullPath(Path.Combine(results, "dashboard", runId, "model.safetensors"))) "the run's model"
+              Expect.isFalse (Directory.Exists(Path.Combine(results, ".partial", runId))) "its work folder was filed"
+              let reportUrl = done'.GetProperty("reportUrl").GetString()
+              Expect.equal reportUrl $"/results/dashboard/{runId}/report.html" "the run report"
+              let! report = client.GetAsync reportUrl
+              Expect.equal (int report.StatusCode) 200 "the report is served"
+              let! sweepReport = client.GetAsync "/results/dashboard/index.html"
+              Expect.equal (int sweepReport.StatusCode) 200 "and the sweep's"
+              let! runs = get client "/api/runs"
+              let listed = [ for r in runs.Body.GetProperty("runs").EnumerateArray() -> r.GetProperty("run").GetProperty("id").GetString() ]
+              Expect.equal listed [ runId ] "the runs table lists it"
+              let written = File.GetLastWriteTimeUtc modelFile
+              // The same spec again: found complete, nothing trained, the same model offered.
+              let! again = post client "/api/jobs" (json request)
+              Expect.equal again.Status 202 again.Text
+              Expect.equal (again.Str "runId") runId "the same run"
+              let againId = again.Str "id"
+              let! events = readEvents client $"/api/jobs/{againId}/events"
+              let kinds = events |> List.map fst
+              Expect.isFalse (List.contains "progress" kinds || List.contains "epoch" kinds) $"nothing trained: {kinds}"
+              let _, done' = List.last events
+              Expect.equal (done'.GetProperty("status").GetString()) "finished" $"finished: {done'}"
+              Expect.stringContains (done'.GetProperty("note").GetString()) "already complete" "says so"
+              Expect.equal (done'.GetProperty("modelPath").GetString()) modelFile "offers that run's model"
+              Expect.equal (File.GetLastWriteTimeUtc modelFile) written "the model was not rewritten"
+              Expect.sequenceEqual (registry.Members TrainingJobs.Sweep) [ runId ] "still one member"
+              let! used = post client "/api/model/use" (json ("{\"job\": \"" + againId + "\"}"))
+              Expect.equal used.Status 200 used.Text
+          }
+
+          testT "a job can be cancelled, leaving no run that claims to be complete" <| fun () -> task {
               let results = scratch "cancel"
               use f = factory [ "model", modelPath.Value; "results", results; "data", mnistDir ]
               let client = f.CreateClient()
               let! started = post client "/api/jobs" (json """{"preset": "classic", "epochs": 3}""")
               let id = started.Str "id"
+              let runId = started.Str "runId"
+              // Cancel once it trains (its row says "running"), not while the data loads.
+              let clock = Diagnostics.Stopwatch.StartNew()
+              let mutable training = false
+              while not training && clock.Elapsed < TimeSpan.FromMinutes 2.0 do
+                  let! job = get client $"/api/jobs/{id}"
+                  training <- job.Has "progress"
+                  if not training then do! Threading.Tasks.Task.Delay 50
+              Expect.isTrue training "the job got to training"
               let! cancelled = post client $"/api/jobs/{id}/cancel" (json "{}")
               Expect.equal cancelled.Status 202 cancelled.Text
               let! events = readEvents client $"/api/jobs/{id}/events"
               let _, done' = List.last events
               Expect.equal (done'.GetProperty("status").GetString()) "cancelled" $"{done'}"
+              let row = (Registry.Open results).TryGet runId
+              Expect.isSome row "the run is registered as started"
+              Expect.equal row.Value.Status "running" "but not complete"
+              Expect.isFalse (File.Exists(Path.Combine(results, "dashboard", runId, "metrics.json"))) "no finished folder"
+              let! runs = get client "/api/runs"
+              let statuses = [ for r in runs.Body.GetProperty("runs").EnumerateArray() -> r.GetProperty("run").GetProperty("status").GetString() ]
+              Expect.equal statuses [ "running" ] "the runs table does not call it complete"
           }
 
           testT "bad job requests are refused with a reason" <| fun () -> task {

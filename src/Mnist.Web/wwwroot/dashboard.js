@@ -79,6 +79,7 @@ async function loadJobs() {
   for (const job of jobs) {
     const tr = document.createElement("tr");
     cell(tr, job.id);
+    cell(tr, job.runId);
     cell(tr, job.status);
     cell(tr, job.request.preset);
     cell(tr, job.request.optimizer);
@@ -88,6 +89,7 @@ async function loadJobs() {
     const actions = cell(tr, "");
     actions.appendChild(button("follow", () => follow(job.id)));
     if (job.modelPath) actions.appendChild(button("serve", () => useModel({ job: job.id })));
+    if (job.reportUrl) actions.appendChild(link(job.reportUrl, "report"));
     body.appendChild(tr);
   }
   const live = jobs.find(j => !["finished", "failed", "cancelled"].includes(j.status));
@@ -142,7 +144,10 @@ function follow(id) {
     $("cancel").hidden = true;
     if (done.status === "finished") {
       $("job-progress").value = 1;
-      $("job-line").textContent = `test accuracy ${pct(done.testAccuracy)} — model saved to ${done.modelPath}`;
+      // A run asked for again is found complete in the registry: its model is offered, nothing trained.
+      $("job-line").textContent = (done.note ? done.note + " — " : "")
+        + `run ${done.runId}: test accuracy ${pct(done.testAccuracy)} — model in ${done.modelPath} `;
+      if (done.reportUrl) $("job-line").appendChild(link(done.reportUrl, "report"));
       $("use-job").hidden = false;
     } else if (done.error) {
       $("job-line").textContent = done.error;
@@ -150,6 +155,7 @@ function follow(id) {
     source.close();
     source = null;
     loadJobs();
+    loadRuns().catch(() => {}); // a finished job is a registry run now
   });
   source.onerror = () => {
     if (source && source.readyState === EventSource.CLOSED) $("job-status").textContent = "disconnected";
