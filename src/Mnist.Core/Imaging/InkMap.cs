@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Mnist.Core.Imaging;
 
@@ -159,9 +161,31 @@ public sealed class InkMap
 
     private static bool HasTransparency(ReadOnlySpan<byte> pixels, int channels)
     {
+        // Grey+alpha and RGBA: each pixel read as one little-endian word is opaque exactly when
+        // its top byte (the alpha) is 255, i.e. when it is all ones after OR-ing in the colour bits.
+        if (channels == 2 && BitConverter.IsLittleEndian)
+            return !AllOnes(MemoryMarshal.Cast<byte, ushort>(pixels), (ushort)0x00FF);
+        if (channels == 4 && BitConverter.IsLittleEndian)
+            return !AllOnes(MemoryMarshal.Cast<byte, uint>(pixels), 0x00FFFFFFu);
         for (int o = channels - 1; o < pixels.Length; o += channels)
             if (pixels[o] != 255) return true;
         return false;
+    }
+
+    /// <summary>Whether every word OR <paramref name="colourBits"/> has all bits set.</summary>
+    private static bool AllOnes<T>(ReadOnlySpan<T> words, T colourBits) where T : unmanaged, IBinaryInteger<T>
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var mask = new Vector<T>(colourBits);
+            var all = Vector<T>.AllBitsSet;
+            for (; i <= words.Length - Vector<T>.Count; i += Vector<T>.Count)
+                if ((new Vector<T>(words[i..]) | mask) != all) return false;
+        }
+        for (; i < words.Length; i++)
+            if ((words[i] | colourBits) != T.AllBitsSet) return false;
+        return true;
     }
 
     /// <summary>The median of the outermost ring of pixels; with weights (non-empty), only of pixels weighing at least 0.5.</summary>
