@@ -12,6 +12,7 @@ namespace Mnist.Bench;
 /// Usage: dotnet bench/Mnist.Bench/bin/Release/net10.0/Mnist.Bench.dll [--quick] [--threads N] [--no-reference] [--cpu-time]
 /// --cpu-time times by the calling thread's CPU clock (Linux) instead of the wall clock: with
 /// --threads 1 it shows what the kernels cost even while other processes share the cores.
+/// --png &lt;MNIST data dir&gt; instead times decoding and preparing drawn 280×280 PNGs (<see cref="PngBench"/>).
 /// </summary>
 public static class Program
 {
@@ -30,6 +31,7 @@ public static class Program
                 case "--threads": KernelThreads.MaxThreads = int.Parse(args[++i]); break;
                 case "--no-reference": _reference = false; break;
                 case "--cpu-time": _cpuTime = true; break;
+                case "--png": PngBench.Run(args[++i]); return;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         Console.WriteLine($"Mnist.Bench: {Environment.ProcessorCount} cores, kernel threads {KernelThreads.MaxThreads}, " +

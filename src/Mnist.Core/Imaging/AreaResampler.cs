@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Mnist.Core.Imaging;
 
 /// <summary>
@@ -23,18 +25,27 @@ public static class AreaResampler
         var columns = Weights(width, outWidth, numerator, denominator);
         var rows = Weights(height, outHeight, numerator, denominator);
 
-        var narrowed = new float[height * outWidth];
-        for (int y = 0; y < height; y++)
+        // the rows-resized intermediate is pooled: a tall region scaled little is a large object
+        var rented = ArrayPool<float>.Shared.Rent(height * outWidth);
+        try
         {
-            var line = source.Slice((y0 + y) * sourceStride + x0, width);
-            var target = narrowed.AsSpan(y * outWidth, outWidth);
-            for (int t = 0; t < outWidth; t++) target[t] = columns[t].Apply(line, 1);
+            var narrowed = rented.AsSpan(0, height * outWidth);
+            for (int y = 0; y < height; y++)
+            {
+                var line = source.Slice((y0 + y) * sourceStride + x0, width);
+                var target = narrowed.Slice(y * outWidth, outWidth);
+                for (int t = 0; t < outWidth; t++) target[t] = columns[t].Apply(line, 1);
+            }
+            var result = new float[outHeight * outWidth];
+            for (int t = 0; t < outHeight; t++)
+                for (int x = 0; x < outWidth; x++)
+                    result[t * outWidth + x] = rows[t].Apply(narrowed[x..], outWidth);
+            return result;
         }
-        var result = new float[outHeight * outWidth];
-        for (int t = 0; t < outHeight; t++)
-            for (int x = 0; x < outWidth; x++)
-                result[t * outWidth + x] = rows[t].Apply(narrowed.AsSpan(x), outWidth);
-        return result;
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
     }
 
     /// <summary>The input pixels an output pixel averages, with their shares of its area.</summary>

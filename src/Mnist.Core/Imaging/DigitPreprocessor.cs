@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Mnist.Core.Imaging;
 
 /// <summary>
@@ -20,8 +22,34 @@ public static class DigitPreprocessor
         Prepare(InkMap.FromImage(image), options);
 
     /// <summary>Decodes and prepares PNG file bytes (refusals are <see cref="PngFormatException"/>s).</summary>
-    public static PreparedDigit PreparePng(byte[] png, PngLimits? limits = null, DigitPreprocessOptions? options = null) =>
-        Prepare(PngDecoder.Decode(png, limits), options);
+    /// <remarks>
+    /// Gives the same result as <c>Prepare(PngDecoder.Decode(png, limits), options)</c>, but the
+    /// image-sized buffers (decoded bytes, ink) are rented from the array pool and returned, so a
+    /// canvas upload puts nothing on the large-object heap.
+    /// </remarks>
+    public static PreparedDigit PreparePng(byte[] png, PngLimits? limits = null, DigitPreprocessOptions? options = null)
+    {
+        var pixels = PngDecoder.DecodePixels(png, limits, pooled: true, out var header, out var format);
+        try
+        {
+            int w = header.Width, h = header.Height, n = w * h;
+            var rented = ArrayPool<float>.Shared.Rent(n);
+            try
+            {
+                var ink = rented.AsSpan(0, n);
+                var (source, _) = InkMap.Fill(pixels.AsSpan(0, n * (int)format), w, h, format, ink);
+                return Prepare(ink, w, h, source, options);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pixels);
+        }
+    }
 
     /// <summary>Prepares grey levels in [0,1] of any size (784 values from a page, say); the array is not changed.</summary>
     public static PreparedDigit Prepare(ReadOnlySpan<float> grey, int width, int height,
@@ -38,24 +66,27 @@ public static class DigitPreprocessor
     }
 
     /// <summary>Prepares an ink map (it is modified: contrast is stretched in place).</summary>
-    public static PreparedDigit Prepare(InkMap map, DigitPreprocessOptions? options = null)
+    public static PreparedDigit Prepare(InkMap map, DigitPreprocessOptions? options = null) =>
+        Prepare(map.Ink, map.Width, map.Height, map.Source, options);
+
+    /// <summary>Prepares width × height ink values (modified: contrast is stretched in place) that came from <paramref name="source"/>.</summary>
+    private static PreparedDigit Prepare(Span<float> ink, int width, int height, InkSource source, DigitPreprocessOptions? options)
     {
         options ??= DigitPreprocessOptions.Default;
         if (options.BoxSize < 1 || options.BoxSize > options.CanvasSize)
             throw new ArgumentException($"BoxSize {options.BoxSize} must be 1..CanvasSize ({options.CanvasSize})");
-        var ink = map.Ink;
         int size = options.CanvasSize;
-        var empty = new PreparedDigit { Pixels = new float[size * size], Size = size, IsEmpty = true, InkSource = map.Source };
+        PreparedDigit Empty() => new() { Pixels = new float[size * size], Size = size, IsEmpty = true, InkSource = source };
 
         float max = 0;
         foreach (float v in ink) max = Math.Max(max, v);
-        if (max <= options.InkThreshold) return empty;
+        if (max <= options.InkThreshold) return Empty();
         if (options.StretchContrast && max < 1f)
             for (int i = 0; i < ink.Length; i++) ink[i] /= max;
 
-        var box = InkBox(ink, map.Width, map.Height, options.InkThreshold);
-        if (box.LongerSide < options.MinInkExtent * Math.Max(map.Width, map.Height)) return empty;
-        var sourceCentre = CentreOfMass(ink, map.Width, box);
+        var box = InkBox(ink, width, height, options.InkThreshold);
+        if (box.LongerSide < options.MinInkExtent * Math.Max(width, height)) return Empty();
+        var sourceCentre = CentreOfMass(ink, width, box);
 
         float[] scaled;
         int scaledWidth, scaledHeight;
@@ -63,16 +94,16 @@ public static class DigitPreprocessor
         PixelBox region;
         if (options.CentreOnly)
         {
-            if (map.Width != size || map.Height != size)
-                throw new ArgumentException($"CentreOnly needs a {size}x{size} input, got {map.Width}x{map.Height}");
+            if (width != size || height != size)
+                throw new ArgumentException($"CentreOnly needs a {size}x{size} input, got {width}x{height}");
             // Move only the ink box (faint pixels outside it are noise), as a scaled box would be moved.
-            scaled = Crop(ink, map.Width, box);
+            scaled = Crop(ink, width, box);
             (scaledWidth, scaledHeight, scale) = (box.Width, box.Height, 1.0);
         }
         else
         {
             int longer = box.LongerSide;
-            scaled = AreaResampler.Resize(ink, map.Width, box.X, box.Y, box.Width, box.Height,
+            scaled = AreaResampler.Resize(ink, width, box.X, box.Y, box.Width, box.Height,
                 options.BoxSize, longer, out scaledWidth, out scaledHeight);
             scale = (double)options.BoxSize / longer;
         }
@@ -89,7 +120,7 @@ public static class DigitPreprocessor
             Pixels = pixels,
             Size = size,
             IsEmpty = false,
-            InkSource = map.Source,
+            InkSource = source,
             InkBox = box,
             SourceCentreOfMass = sourceCentre,
             Scale = scale,
@@ -141,11 +172,11 @@ public static class DigitPreprocessor
         return new ImagePoint(sx / mass, sy / mass);
     }
 
-    private static float[] Crop(float[] ink, int stride, PixelBox box)
+    private static float[] Crop(ReadOnlySpan<float> ink, int stride, PixelBox box)
     {
         var result = new float[box.Width * box.Height];
         for (int y = 0; y < box.Height; y++)
-            ink.AsSpan((box.Y + y) * stride + box.X, box.Width).CopyTo(result.AsSpan(y * box.Width));
+            ink.Slice((box.Y + y) * stride + box.X, box.Width).CopyTo(result.AsSpan(y * box.Width));
         return result;
     }
 }

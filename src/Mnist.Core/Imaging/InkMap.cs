@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace Mnist.Core.Imaging;
 
 /// <summary>Where an <see cref="InkMap"/>'s ink came from.</summary>
@@ -54,28 +58,68 @@ public sealed class InkMap
     /// </summary>
     public static InkMap FromImage(PngImage image)
     {
-        int w = image.Width, h = image.Height, n = w * h, channels = image.Channels;
-        var pixels = image.Pixels;
-        var luminance = new float[n];
-        bool colour = image.Format is PngPixelFormat.Rgb or PngPixelFormat.Rgba;
-        for (int i = 0; i < n; i++)
-        {
-            int o = i * channels;
-            luminance[i] = colour
-                ? (0.299f * pixels[o] + 0.587f * pixels[o + 1] + 0.114f * pixels[o + 2]) / 255f
-                : pixels[o] / 255f;
-        }
-        if (image.HasAlphaChannel && HasTransparency(image))
-        {
-            var alpha = new float[n];
-            for (int i = 0; i < n; i++) alpha[i] = pixels[i * channels + channels - 1] / 255f;
-            float borderAlpha = BorderMedian(alpha, w, h, null);
-            if (borderAlpha < 0.5f) return new InkMap(w, h, alpha, InkSource.Alpha, borderAlpha);
-            float backdrop = BorderMedian(luminance, w, h, alpha);
-            for (int i = 0; i < n; i++) luminance[i] = alpha[i] * luminance[i] + (1 - alpha[i]) * backdrop;
-        }
-        return FromGrey(luminance, w, h, InkPolarity.Auto);
+        int w = image.Width, h = image.Height;
+        var ink = new float[w * h];
+        var (source, background) = Fill(image.Pixels, w, h, image.Format, ink);
+        return new InkMap(w, h, ink, source, background);
     }
+
+    /// <summary>
+    /// <see cref="FromImage"/> on raw decoded bytes (grey+alpha or RGBA, row-major), writing the
+    /// ink into <paramref name="ink"/> (width × height values): the pooled path of
+    /// <see cref="DigitPreprocessor.PreparePng"/>. Any scratch space comes from the array pool.
+    /// </summary>
+    internal static (InkSource Source, float Background) Fill(ReadOnlySpan<byte> pixels, int w, int h,
+        PngPixelFormat format, Span<float> ink)
+    {
+        int n = w * h, channels = (int)format;
+        Luminance(pixels, format, ink[..n]);
+        bool hasAlpha = format is PngPixelFormat.GreyAlpha or PngPixelFormat.Rgba;
+        if (hasAlpha && HasTransparency(pixels[..(n * channels)], channels))
+        {
+            var rented = ArrayPool<float>.Shared.Rent(n);
+            try
+            {
+                var alpha = rented.AsSpan(0, n);
+                for (int i = 0; i < n; i++) alpha[i] = pixels[i * channels + channels - 1] / 255f;
+                float borderAlpha = BorderMedian(alpha, w, h, default);
+                if (borderAlpha < 0.5f)
+                {
+                    alpha.CopyTo(ink);
+                    return (InkSource.Alpha, borderAlpha);
+                }
+                float backdrop = BorderMedian(ink, w, h, alpha);
+                for (int i = 0; i < n; i++) ink[i] = alpha[i] * ink[i] + (1 - alpha[i]) * backdrop;
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
+        }
+        return FromGrey(ink[..n], w, h, InkPolarity.Auto);
+    }
+
+    /// <summary>Rec. 601 luminance in [0,1] of each pixel (grey formats: the grey level).</summary>
+    private static void Luminance(ReadOnlySpan<byte> pixels, PngPixelFormat format, Span<float> luminance)
+    {
+        int channels = (int)format;
+        if (format is PngPixelFormat.Rgb or PngPixelFormat.Rgba)
+        {
+            for (int i = 0; i < luminance.Length; i++)
+            {
+                int o = i * channels;
+                luminance[i] = (0.299f * pixels[o] + 0.587f * pixels[o + 1] + 0.114f * pixels[o + 2]) / 255f;
+            }
+        }
+        else
+        {
+            var levels = UnitLevels;
+            for (int i = 0; i < luminance.Length; i++) luminance[i] = levels[pixels[i * channels]];
+        }
+    }
+
+    /// <summary>b / 255f for every byte b (the same float the division gives).</summary>
+    private static readonly float[] UnitLevels = Enumerable.Range(0, 256).Select(b => b / 255f).ToArray();
 
     /// <summary>
     /// Ink from grey levels in [0,1] (taken over, not copied: the caller hands the array in).
@@ -86,16 +130,23 @@ public sealed class InkMap
     {
         if (width < 1 || height < 1 || grey.Length != width * height)
             throw new ArgumentException($"{grey.Length} values is not a {width}x{height} image");
+        var (source, background) = FromGrey(grey.AsSpan(), width, height, polarity);
+        return new InkMap(width, height, grey, source, background);
+    }
+
+    /// <summary><see cref="FromGrey(float[], int, int, InkPolarity)"/> in place on a span of exactly width × height values.</summary>
+    private static (InkSource Source, float Background) FromGrey(Span<float> grey, int width, int height, InkPolarity polarity)
+    {
         switch (polarity)
         {
             case InkPolarity.BrightInk:
                 for (int i = 0; i < grey.Length; i++) grey[i] = Math.Clamp(grey[i], 0f, 1f);
-                return new InkMap(width, height, grey, InkSource.LightOnDark, 0f);
+                return (InkSource.LightOnDark, 0f);
             case InkPolarity.DarkInk:
                 for (int i = 0; i < grey.Length; i++) grey[i] = 1f - Math.Clamp(grey[i], 0f, 1f);
-                return new InkMap(width, height, grey, InkSource.DarkOnLight, 1f);
+                return (InkSource.DarkOnLight, 1f);
         }
-        float background = Math.Clamp(BorderMedian(grey, width, height, null), 0f, 1f);
+        float background = Math.Clamp(BorderMedian(grey, width, height, default), 0f, 1f);
         bool darkInk = background > 0.5f;
         // Ink = distance from the background level, as a fraction of the room on the ink's side.
         float room = darkInk ? background : 1f - background;
@@ -105,27 +156,68 @@ public sealed class InkMap
             float distance = darkInk ? background - grey[i] : grey[i] - background;
             grey[i] = Math.Clamp(distance * scale, 0f, 1f);
         }
-        return new InkMap(width, height, grey, darkInk ? InkSource.DarkOnLight : InkSource.LightOnDark, background);
+        return (darkInk ? InkSource.DarkOnLight : InkSource.LightOnDark, background);
     }
 
-    private static bool HasTransparency(PngImage image)
+    private static bool HasTransparency(ReadOnlySpan<byte> pixels, int channels)
     {
-        int channels = image.Channels;
-        var pixels = image.Pixels;
+        // Grey+alpha and RGBA: each pixel read as one little-endian word is opaque exactly when
+        // its top byte (the alpha) is 255, i.e. when it is all ones after OR-ing in the colour bits.
+        if (channels == 2 && BitConverter.IsLittleEndian)
+            return !AllOnes(MemoryMarshal.Cast<byte, ushort>(pixels), (ushort)0x00FF);
+        if (channels == 4 && BitConverter.IsLittleEndian)
+            return !AllOnes(MemoryMarshal.Cast<byte, uint>(pixels), 0x00FFFFFFu);
         for (int o = channels - 1; o < pixels.Length; o += channels)
             if (pixels[o] != 255) return true;
         return false;
     }
 
-    /// <summary>The median of the outermost ring of pixels; with weights, only of pixels weighing at least 0.5.</summary>
-    private static float BorderMedian(float[] values, int w, int h, float[]? weights)
+    /// <summary>Whether every word OR <paramref name="colourBits"/> has all bits set.</summary>
+    private static bool AllOnes<T>(ReadOnlySpan<T> words, T colourBits) where T : unmanaged, IBinaryInteger<T>
     {
-        var ring = new List<float>(2 * (w + h));
-        void Add(int i) { if (weights is null || weights[i] >= 0.5f) ring.Add(values[i]); }
-        for (int x = 0; x < w; x++) { Add(x); if (h > 1) Add((h - 1) * w + x); }
-        for (int y = 1; y < h - 1; y++) { Add(y * w); if (w > 1) Add(y * w + w - 1); }
-        if (ring.Count == 0) return 1f; // no opaque border pixel: composite over white
-        ring.Sort();
-        return ring[ring.Count / 2];
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var mask = new Vector<T>(colourBits);
+            var all = Vector<T>.AllBitsSet;
+            for (; i <= words.Length - Vector<T>.Count; i += Vector<T>.Count)
+                if ((new Vector<T>(words[i..]) | mask) != all) return false;
+        }
+        for (; i < words.Length; i++)
+            if ((words[i] | colourBits) != T.AllBitsSet) return false;
+        return true;
+    }
+
+    /// <summary>The median of the outermost ring of pixels; with weights (non-empty), only of pixels weighing at least 0.5.</summary>
+    private static float BorderMedian(ReadOnlySpan<float> values, int w, int h, ReadOnlySpan<float> weights)
+    {
+        var rented = ArrayPool<float>.Shared.Rent(2 * (w + h));
+        try
+        {
+            var ring = rented.AsSpan();
+            int count = 0;
+            bool weighted = !weights.IsEmpty;
+            for (int x = 0; x < w; x++)
+            {
+                if (!weighted || weights[x] >= 0.5f) ring[count++] = values[x];
+                int i = (h - 1) * w + x;
+                if (h > 1 && (!weighted || weights[i] >= 0.5f)) ring[count++] = values[i];
+            }
+            for (int y = 1; y < h - 1; y++)
+            {
+                int i = y * w;
+                if (!weighted || weights[i] >= 0.5f) ring[count++] = values[i];
+                i = y * w + w - 1;
+                if (w > 1 && (!weighted || weights[i] >= 0.5f)) ring[count++] = values[i];
+            }
+            if (count == 0) return 1f; // no opaque border pixel: composite over white
+            ring = ring[..count];
+            ring.Sort();
+            return ring[count / 2];
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 
 namespace Mnist.Core.Imaging;
@@ -41,15 +42,37 @@ public static class PngDecoder
 
     public static PngImage Decode(ReadOnlyMemory<byte> png, PngLimits? limits = null)
     {
+        var pixels = DecodePixels(png, limits, pooled: false, out var header, out var format);
+        return new PngImage(header.Width, header.Height, format, pixels) { Source = header };
+    }
+
+    /// <summary>
+    /// Decodes into an exact-size new array, or (<paramref name="pooled"/>) into one rented from
+    /// <see cref="ArrayPool{T}.Shared"/> that may be longer: the caller uses the first
+    /// width × height × channels bytes and returns it. Every pixel is written, so a rented array's
+    /// old contents never show through.
+    /// </summary>
+    internal static byte[] DecodePixels(ReadOnlyMemory<byte> png, PngLimits? limits, bool pooled,
+        out PngHeader header, out PngPixelFormat format)
+    {
         limits ??= PngLimits.Default;
         var layout = ReadChunks(png.Span, limits);
-        var header = layout.Header;
+        header = layout.Header;
         var unpacker = new PngPixelUnpacker(header, layout.PaletteRgba, layout.PaletteCount, layout.TransparentKey);
-        var format = PngPixelUnpacker.OutputFormat(header);
-        var pixels = new byte[(long)header.Width * header.Height * (int)format];
-        using (var idat = new IdatStream(png, layout.IdatSegments))
-            Inflate(idat, header, unpacker, pixels);
-        return new PngImage(header.Width, header.Height, format, pixels) { Source = header };
+        format = PngPixelUnpacker.OutputFormat(header);
+        long length = (long)header.Width * header.Height * (int)format;
+        var pixels = pooled ? ArrayPool<byte>.Shared.Rent(checked((int)length)) : new byte[length];
+        try
+        {
+            using var idat = new IdatStream(png, layout.IdatSegments);
+            Inflate(idat, header, unpacker, pixels.AsSpan(0, (int)length));
+        }
+        catch when (pooled)
+        {
+            ArrayPool<byte>.Shared.Return(pixels);
+            throw;
+        }
+        return pixels;
     }
 
     /// <summary>What the chunks say before any image data is inflated.</summary>
@@ -173,16 +196,22 @@ public static class PngDecoder
 
     private static int ReadUInt16(ReadOnlySpan<byte> data) => (data[0] << 8) | data[1];
 
+    /// <summary>How many inflated bytes are asked of zlib at once: whole scanlines, as many as fit (at least one).</summary>
+    private const int InflateBlockBytes = 16 * 1024;
+
     /// <summary>
-    /// Inflates the scanlines one at a time (of each Adam7 pass in turn), unfilters them and
-    /// unpacks their pixels into place. Reads exactly the length IHDR implies, then checks nothing follows.
+    /// Inflates the scanlines a block of whole rows at a time (of each Adam7 pass in turn), unfilters
+    /// them and unpacks their pixels into place. Reads exactly the length IHDR implies, then checks
+    /// nothing follows. A short stream's complete rows are still unfiltered (and their errors
+    /// reported) before the shortfall is.
     /// </summary>
     private static void Inflate(Stream idat, PngHeader header, PngPixelUnpacker unpacker, Span<byte> pixels)
     {
         long expected = header.DecompressedLength();
         long maxRow = header.RowBytes(header.Width);
-        var current = new byte[1 + maxRow];
-        var previous = new byte[maxRow];
+        // scanline buffers from the pool: a wide RGBA image's rows would otherwise be large objects
+        var block = ArrayPool<byte>.Shared.Rent(checked((int)Math.Max(InflateBlockBytes, 1 + maxRow)));
+        var previous = ArrayPool<byte>.Shared.Rent((int)maxRow);
         long consumed = 0;
         try
         {
@@ -193,22 +222,28 @@ public static class PngDecoder
                 var (width, height) = pass.Size(header.Width, header.Height);
                 if (width == 0 || height == 0) continue; // empty passes have no scanlines at all
                 int rowBytes = (int)header.RowBytes(width);
-                var line = current.AsSpan(0, 1 + rowBytes);
+                int lineLength = 1 + rowBytes;
+                int rowsPerBlock = Math.Max(1, InflateBlockBytes / lineLength);
                 var above = previous.AsSpan(0, rowBytes);
                 above.Clear();
-                for (int y = 0; y < height; y++)
+                for (int y = 0; y < height;)
                 {
-                    int got = zlib.ReadAtLeast(line, line.Length, throwOnEndOfStream: false);
-                    if (got < line.Length)
+                    var lines = block.AsSpan(0, Math.Min(rowsPerBlock, height - y) * lineLength);
+                    int got = zlib.ReadAtLeast(lines, lines.Length, throwOnEndOfStream: false);
+                    for (int start = 0; start + lineLength <= got; start += lineLength, y++)
+                    {
+                        var line = lines.Slice(start, lineLength);
+                        consumed += lineLength;
+                        var row = line[1..];
+                        if (!PngFilters.TryUnfilter(line[0], row, above, header.FilterStride))
+                            throw new PngFormatException(PngErrorCode.BadData, $"filter type {line[0]} does not exist (only 0..4)");
+                        long firstPixel = (long)(pass.YStart + y * pass.YStep) * header.Width + pass.XStart;
+                        unpacker.Unpack(row, width, pixels, firstPixel, pass.XStep);
+                        row.CopyTo(above);
+                    }
+                    if (got < lines.Length)
                         throw new PngFormatException(PngErrorCode.BadData,
-                            $"the image data inflates to {consumed + got} bytes, IHDR implies {expected}");
-                    consumed += got;
-                    var row = line[1..];
-                    if (!PngFilters.TryUnfilter(line[0], row, above, header.FilterStride))
-                        throw new PngFormatException(PngErrorCode.BadData, $"filter type {line[0]} does not exist (only 0..4)");
-                    long firstPixel = (long)(pass.YStart + y * pass.YStep) * header.Width + pass.XStart;
-                    unpacker.Unpack(row, width, pixels, firstPixel, pass.XStep);
-                    row.CopyTo(above);
+                            $"the image data inflates to {consumed + got % lineLength} bytes, IHDR implies {expected}");
                 }
             }
             Span<byte> probe = stackalloc byte[1];
@@ -219,6 +254,11 @@ public static class PngDecoder
         catch (InvalidDataException e)
         {
             throw new PngFormatException(PngErrorCode.BadData, $"corrupt zlib data after {consumed} of {expected} bytes: {e.Message}", e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(block);
+            ArrayPool<byte>.Shared.Return(previous);
         }
     }
 }

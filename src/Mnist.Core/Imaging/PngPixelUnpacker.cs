@@ -31,12 +31,8 @@ internal sealed class PngPixelUnpacker
     public void Unpack(ReadOnlySpan<byte> row, int count, Span<byte> output, long firstPixel, int pixelStep)
     {
         int depth = _header.BitDepth;
-        if (depth == 8 && pixelStep == 1 && _header.ColorType == PngColorType.Rgba)
-        {
-            // the usual browser canvas: already the output layout
-            row[..(count * 4)].CopyTo(output.Slice(checked((int)(firstPixel * 4)), count * 4));
+        if (depth == 8 && pixelStep == 1 && UnpackWholeByteRow(row, count, output, firstPixel))
             return;
-        }
         switch (_header.ColorType)
         {
             case PngColorType.Grey:
@@ -87,6 +83,54 @@ internal sealed class PngPixelUnpacker
                     for (int c = 0; c < 4; c++) output[o + c] = ToByte(Sample(row, 4 * i + c, depth), depth);
                 }
                 break;
+        }
+    }
+
+    /// <summary>
+    /// The common case, 8-bit samples of a non-interlaced row, without the per-sample general path
+    /// (the same bytes it would write). False for palettes, which take the general path.
+    /// </summary>
+    private bool UnpackWholeByteRow(ReadOnlySpan<byte> row, int count, Span<byte> output, long firstPixel)
+    {
+        switch (_header.ColorType)
+        {
+            case PngColorType.Rgba: // the usual browser canvas: already the output layout
+                row[..(count * 4)].CopyTo(output.Slice(checked((int)(firstPixel * 4)), count * 4));
+                return true;
+            case PngColorType.GreyAlpha:
+                row[..(count * 2)].CopyTo(output.Slice(checked((int)(firstPixel * 2)), count * 2));
+                return true;
+            case PngColorType.Grey:
+            {
+                var source = row[..count];
+                var target = output.Slice(checked((int)(firstPixel * 2)), count * 2);
+                int key = _transparentKey is { } k ? k[0] : -1; // a 16-bit key above 255 matches nothing
+                for (int i = 0; i < source.Length; i++)
+                {
+                    byte v = source[i];
+                    target[2 * i] = v;
+                    target[2 * i + 1] = v == key ? (byte)0 : (byte)255;
+                }
+                return true;
+            }
+            case PngColorType.Rgb:
+            {
+                var source = row[..(count * 3)];
+                var target = output.Slice(checked((int)(firstPixel * 4)), count * 4);
+                var key = _transparentKey;
+                for (int i = 0; i < count; i++)
+                {
+                    byte r = source[3 * i], g = source[3 * i + 1], b = source[3 * i + 2];
+                    target[4 * i] = r;
+                    target[4 * i + 1] = g;
+                    target[4 * i + 2] = b;
+                    bool transparent = key is not null && r == key[0] && g == key[1] && b == key[2];
+                    target[4 * i + 3] = transparent ? (byte)0 : (byte)255;
+                }
+                return true;
+            }
+            default:
+                return false;
         }
     }
 
