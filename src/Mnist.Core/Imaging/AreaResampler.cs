@@ -26,7 +26,7 @@ public static class AreaResampler
         var rows = Weights(height, outHeight, numerator, denominator);
 
         // the rows-resized intermediate is pooled: a tall region scaled little is a large object
-        var rented = ArrayPool<float>.Shared.Rent(height * outWidth);
+        var rented = ImagingPools.Floats.Rent(height * outWidth);
         try
         {
             var narrowed = rented.AsSpan(0, height * outWidth);
@@ -44,7 +44,7 @@ public static class AreaResampler
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(rented);
+            ImagingPools.Floats.Return(rented);
         }
     }
 

@@ -33,7 +33,7 @@ public static class DigitPreprocessor
         try
         {
             int w = header.Width, h = header.Height, n = w * h;
-            var rented = ArrayPool<float>.Shared.Rent(n);
+            var rented = ImagingPools.Floats.Rent(n);
             try
             {
                 var ink = rented.AsSpan(0, n);
@@ -42,12 +42,12 @@ public static class DigitPreprocessor
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(rented);
+                ImagingPools.Floats.Return(rented);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(pixels);
+            ImagingPools.Bytes.Return(pixels);
         }
     }
 

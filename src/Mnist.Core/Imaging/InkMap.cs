@@ -77,7 +77,7 @@ public sealed class InkMap
         bool hasAlpha = format is PngPixelFormat.GreyAlpha or PngPixelFormat.Rgba;
         if (hasAlpha && HasTransparency(pixels[..(n * channels)], channels))
         {
-            var rented = ArrayPool<float>.Shared.Rent(n);
+            var rented = ImagingPools.Floats.Rent(n);
             try
             {
                 var alpha = rented.AsSpan(0, n);
@@ -93,7 +93,7 @@ public sealed class InkMap
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(rented);
+                ImagingPools.Floats.Return(rented);
             }
         }
         return FromGrey(ink[..n], w, h, InkPolarity.Auto);
@@ -191,7 +191,7 @@ public sealed class InkMap
     /// <summary>The median of the outermost ring of pixels; with weights (non-empty), only of pixels weighing at least 0.5.</summary>
     private static float BorderMedian(ReadOnlySpan<float> values, int w, int h, ReadOnlySpan<float> weights)
     {
-        var rented = ArrayPool<float>.Shared.Rent(2 * (w + h));
+        var rented = ImagingPools.Floats.Rent(2 * (w + h));
         try
         {
             var ring = rented.AsSpan();
@@ -217,7 +217,7 @@ public sealed class InkMap
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(rented);
+            ImagingPools.Floats.Return(rented);
         }
     }
 }

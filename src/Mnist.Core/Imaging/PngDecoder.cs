@@ -48,7 +48,7 @@ public static class PngDecoder
 
     /// <summary>
     /// Decodes into an exact-size new array, or (<paramref name="pooled"/>) into one rented from
-    /// <see cref="ArrayPool{T}.Shared"/> that may be longer: the caller uses the first
+    /// <see cref="ImagingPools.Bytes"/> that may be longer: the caller uses the first
     /// width × height × channels bytes and returns it. Every pixel is written, so a rented array's
     /// old contents never show through.
     /// </summary>
@@ -61,7 +61,7 @@ public static class PngDecoder
         var unpacker = new PngPixelUnpacker(header, layout.PaletteRgba, layout.PaletteCount, layout.TransparentKey);
         format = PngPixelUnpacker.OutputFormat(header);
         long length = (long)header.Width * header.Height * (int)format;
-        var pixels = pooled ? ArrayPool<byte>.Shared.Rent(checked((int)length)) : new byte[length];
+        var pixels = pooled ? ImagingPools.Bytes.Rent(checked((int)length)) : new byte[length];
         try
         {
             using var idat = new IdatStream(png, layout.IdatSegments);
@@ -69,7 +69,7 @@ public static class PngDecoder
         }
         catch when (pooled)
         {
-            ArrayPool<byte>.Shared.Return(pixels);
+            ImagingPools.Bytes.Return(pixels);
             throw;
         }
         return pixels;
@@ -210,8 +210,8 @@ public static class PngDecoder
         long expected = header.DecompressedLength();
         long maxRow = header.RowBytes(header.Width);
         // scanline buffers from the pool: a wide RGBA image's rows would otherwise be large objects
-        var block = ArrayPool<byte>.Shared.Rent(checked((int)Math.Max(InflateBlockBytes, 1 + maxRow)));
-        var previous = ArrayPool<byte>.Shared.Rent((int)maxRow);
+        var block = ImagingPools.Bytes.Rent(checked((int)Math.Max(InflateBlockBytes, 1 + maxRow)));
+        var previous = ImagingPools.Bytes.Rent((int)maxRow);
         long consumed = 0;
         try
         {
@@ -257,8 +257,8 @@ public static class PngDecoder
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(block);
-            ArrayPool<byte>.Shared.Return(previous);
+            ImagingPools.Bytes.Return(block);
+            ImagingPools.Bytes.Return(previous);
         }
     }
 }
