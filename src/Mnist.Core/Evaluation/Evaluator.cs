@@ -1,5 +1,4 @@
 using Mnist.Core.Data;
-using Mnist.Core.Inference;
 using Mnist.Core.Layers;
 using Mnist.Core.Losses;
 using Mnist.Core.Tensors;
@@ -32,7 +31,7 @@ public sealed class Evaluator(int batchSize = 500, int mistakesKept = 25)
             for (int i = 0; i < count; i++)
             {
                 var row = probabilities.Slice(i * classes, classes);
-                int predicted = Predictor.ArgMax(row);
+                int predicted = SoftmaxCrossEntropy.ArgMax(row);
                 confusion[_labels[i], predicted]++;
                 if (predicted != _labels[i]) mistakes.Add(new Mistake(start + i, _labels[i], predicted, row[predicted]));
             }

@@ -1,6 +1,7 @@
 using Mnist.Core.Data;
 using Mnist.Core.IO;
 using Mnist.Core.Layers;
+using Mnist.Core.Losses;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Inference;
@@ -30,7 +31,7 @@ public sealed class Predictor(Sequential network, Normalization normalization, i
             throw new MnistException($"expected {_input.Length} pixels, got {unitPixels.Length}");
         normalization.Apply(unitPixels, _input.Span);
         var logits = network.Forward(_input, training: false).Span;
-        return new Prediction(ArgMax(logits), Softmax(logits));
+        return Classify(logits);
     }
 
     /// <summary>
@@ -52,27 +53,15 @@ public sealed class Predictor(Sequential network, Normalization normalization, i
             if (i == _featureLayer) maps = new FeatureMaps(i, x.Dim(1), x.Dim(2), x.Dim(3), x.Span.ToArray());
         }
         var logits = x.Span;
-        return (new Prediction(ArgMax(logits), Softmax(logits)), maps);
+        return (Classify(logits), maps);
     }
 
-    /// <summary>Numerically stable softmax (subtracting the largest logit first).</summary>
-    public static float[] Softmax(ReadOnlySpan<float> logits)
+    /// <summary>The digit and the ten probabilities, by the same softmax the training loss uses.</summary>
+    private static Prediction Classify(ReadOnlySpan<float> logits)
     {
-        float max = float.NegativeInfinity;
-        foreach (float v in logits) max = Math.Max(max, v);
+        int digit = SoftmaxCrossEntropy.ArgMax(logits);
         var probabilities = new float[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += probabilities[i] = MathF.Exp(logits[i] - max);
-        for (int i = 0; i < logits.Length; i++) probabilities[i] = (float)(probabilities[i] / sum);
-        return probabilities;
-    }
-
-    /// <summary>Index of the largest value (the first one on ties).</summary>
-    public static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-            if (values[i] > values[best]) best = i;
-        return best;
+        SoftmaxCrossEntropy.Softmax(logits, logits[digit], probabilities);
+        return new Prediction(digit, probabilities);
     }
 }

@@ -74,24 +74,40 @@ public sealed class SoftmaxCrossEntropy
         for (int n = 0; n < _batch; n++)
         {
             var row = z.Slice(n * _classes, _classes);
-            var prob = p.Slice(n * _classes, _classes);
-            int best = 0;
-            for (int j = 1; j < row.Length; j++) if (row[j] > row[best]) best = j;
+            int best = ArgMax(row);
             float max = row[best];
-            double sum = 0;
-            for (int j = 0; j < row.Length; j++)
-            {
-                float e = MathF.Exp(row[j] - max);
-                prob[j] = e;
-                sum += e;
-            }
-            float inv = (float)(1.0 / sum);
-            for (int j = 0; j < row.Length; j++) prob[j] *= inv;
+            double sum = Softmax(row, max, p.Slice(n * _classes, _classes));
             int label = _labels[n];
             // −log softmax_label = log Σ exp(z − max) − (z_label − max); the sum is ≥ 1.
             total += Math.Log(sum) - ((double)row[label] - max);
             if (best == label) correct++;
         }
         return new LossResult((float)(total / _batch), correct, _batch);
+    }
+
+    /// <summary>Index of the largest value (the first one on ties): the predicted class.</summary>
+    public static int ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int j = 1; j < row.Length; j++) if (row[j] > row[best]) best = j;
+        return best;
+    }
+
+    /// <summary>
+    /// Softmax of one row of logits into <paramref name="probabilities"/>, stable because the
+    /// largest logit <paramref name="max"/> is subtracted first; returns Σ exp(z − max) (≥ 1).
+    /// </summary>
+    public static double Softmax(ReadOnlySpan<float> row, float max, Span<float> probabilities)
+    {
+        double sum = 0;
+        for (int j = 0; j < row.Length; j++)
+        {
+            float e = MathF.Exp(row[j] - max);
+            probabilities[j] = e;
+            sum += e;
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < row.Length; j++) probabilities[j] *= inv;
+        return sum;
     }
 }
