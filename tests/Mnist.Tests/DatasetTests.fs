@@ -8,7 +8,7 @@ open Mnist.Tests.TestData
 let private real = lazy (MnistSource.Load(DataOptions.FromEnvironment mnistDir))
 
 let private requireData () =
-    if mnistDir = "" then skiptest "real MNIST not found (set MNIST_DATA)"
+    if mnistDir = "" then skiptest "real MNIST not found (run `dotnet fsi build.fsx -t Data` or set MNIST_DATA)"
 
 [<Tests>]
 let tests =

@@ -55,15 +55,24 @@ type LoopbackServer(route: string -> Reply) =
             stop.Cancel()
             listener.Stop()
 
-let private realGz name = File.ReadAllBytes(Path.Combine(mnistDir, name + ".gz"))
+/// The real file's decompressed bytes, from wherever it lies (raw in the cache, .gz elsewhere).
+let private realBytes name = IdxFile.ReadBytes(MnistFiles.Find(mnistDir, name))
 
-/// The real file with one payload byte changed, recompressed: structurally fine, wrong digest.
-let private corrupted name =
-    let bytes = IdxFile.ReadBytes(Path.Combine(mnistDir, name + ".gz"))
-    bytes[bytes.Length - 1] <- bytes[bytes.Length - 1] ^^^ 1uy
+let private gzip (bytes: byte[]) =
     use buffer = new MemoryStream()
     (use z = new GZipStream(buffer, CompressionLevel.Fastest) in z.Write(bytes, 0, bytes.Length))
     buffer.ToArray()
+
+/// The real file as a mirror serves it (gzip), made once per file.
+let private realGz =
+    let made = Collections.Concurrent.ConcurrentDictionary<string, byte[]>()
+    fun name -> made.GetOrAdd(name, fun n -> gzip (realBytes n))
+
+/// The real file with one payload byte changed, recompressed: structurally fine, wrong digest.
+let private corrupted name =
+    let bytes = realBytes name
+    bytes[bytes.Length - 1] <- bytes[bytes.Length - 1] ^^^ 1uy
+    gzip bytes
 
 let private options (cache: string) mirrors (log: ResizeArray<string>) =
     DataOptions(
@@ -76,7 +85,7 @@ let private leftovers (cache: string) =
     if Directory.Exists cache then Directory.GetFiles(cache, "*.part") else [||]
 
 let private requireData () =
-    if mnistDir = "" then skiptest "real MNIST not found (set MNIST_DATA)"
+    if mnistDir = "" then skiptest "real MNIST not found (run `dotnet fsi build.fsx -t Data` or set MNIST_DATA)"
 
 [<Tests>]
 let tests =

@@ -540,7 +540,7 @@ let private preprocessingTests =
         }
 
         test "CentreOnly moves a shifted MNIST digit back to where it was" {
-            if mnistDir = "" then skiptest "no MNIST data"
+            if mnistDir = "" then skiptest "real MNIST not found (run `dotnet fsi build.fsx -t Data` or set MNIST_DATA)"
             let split = (MnistDataset.Load mnistDir).Test
             let options = DigitPreprocessOptions(CentreOnly = true, InkThreshold = 0f, StretchContrast = false)
             let mutable checkedCount = 0
@@ -559,7 +559,7 @@ let private preprocessingTests =
         }
 
         test "MNIST digits are nearly unchanged by preprocessing" {
-            if mnistDir = "" then skiptest "no MNIST data"
+            if mnistDir = "" then skiptest "real MNIST not found (run `dotnet fsi build.fsx -t Data` or set MNIST_DATA)"
             let split = (MnistDataset.Load mnistDir).Test
             let mutable total, worst = 0.0, 0.0
             let mutable offCentre = 0.0
@@ -611,7 +611,7 @@ let private preprocessingTests =
         }
 
         test "MNIST digits drawn 10x larger black on white come back as themselves" {
-            if mnistDir = "" then skiptest "no MNIST data"
+            if mnistDir = "" then skiptest "real MNIST not found (run `dotnet fsi build.fsx -t Data` or set MNIST_DATA)"
             let split = (MnistDataset.Load mnistDir).Test
             for bilinear in [ false; true ] do
                 let mutable total, worst, centreWorst = 0.0, 0.0, 0.0

@@ -20,7 +20,7 @@ let private small =
         MnistDataset(full.Train.Take 512, full.Test.Take 300, full.Directory))
 
 let private requireData () =
-    if mnistDir = "" then skiptest "real MNIST not found (set MNIST_DATA)"
+    if mnistDir = "" then skiptest "real MNIST not found (run `dotnet fsi build.fsx -t Data` or set MNIST_DATA)"
 
 let private spec epochs =
     TrainingSpec(Epochs = epochs, BatchSize = 32, LearningRate = 0.05f, Seed = 7UL, ValidationCount = 64)
@@ -183,7 +183,7 @@ let allocation =
 [<Tests>]
 let lonelyBatch =
     test "Training.batch norm leaves out a last batch of one image instead of failing" {
-        if mnistDir = "" then skiptest "real MNIST not found (set MNIST_DATA)"
+        if mnistDir = "" then skiptest "real MNIST not found (run `dotnet fsi build.fsx -t Data` or set MNIST_DATA)"
         let full = MnistSource.Load(DataOptions.FromEnvironment mnistDir)
         let data = MnistDataset(full.Train.Take 65, full.Test.Take 50, full.Directory)
         let result = Trainer(Presets.Create("resnet", 0.25), TrainingSpec(Epochs = 1, BatchSize = 32)).Run(data)

@@ -15,7 +15,7 @@ let mnistDir = Mnist.TestProgram.mnistDir
 
 let private requireMnist () =
     if mnistDir = "" || not (Directory.Exists mnistDir) then
-        failwith "MNIST not found: set MNIST_DATA or provide ../shared/data/mnist"
+        failwith "MNIST not found: run `dotnet fsi build.fsx -t Data` (fills the per-user cache) or set MNIST_DATA"
 
 /// Everything the tests write lives here; Main deletes it at the end.
 let scratchRoot = Path.Combine(Path.GetTempPath(), "mnist-web-tests-" + Guid.NewGuid().ToString("N"))
