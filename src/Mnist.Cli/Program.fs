@@ -13,6 +13,7 @@ open Mnist.Cli.ServeCommand
 
 [<HelpFlags("--help", "-h")>]
 type MnistArgs =
+    | [<AltCommandLine("-V")>] Version
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
@@ -30,6 +31,7 @@ type MnistArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Version -> "print the app version, the engine version and the commit it was built from"
             | Data _ -> "fetch or verify the MNIST files"
             | Train _ -> "train a network; ends with 'test accuracy NN.NN%'"
             | Eval _ -> "evaluate a saved model on the test set"
@@ -45,7 +47,27 @@ type MnistArgs =
             | Compare _ -> "two runs side by side"
             | Merge _ -> "fold other machines' (shards') registries into this one"
 
+/// "mnist 1.1.0 (engine engine-1, commit 616f48cc23f0)": the SDK writes the commit after a '+'
+/// in the informational version when it builds inside a git checkout.
+let private versionText () =
+    let informational =
+        typeof<MnistArgs>.Assembly.GetCustomAttributes(typeof<System.Reflection.AssemblyInformationalVersionAttribute>, false)
+        |> Array.tryHead
+        |> Option.map (fun a -> (a :?> System.Reflection.AssemblyInformationalVersionAttribute).InformationalVersion)
+        |> Option.defaultValue "0.0.0"
+    let version, commit =
+        match informational.Split('+', 2) with
+        | [| v; sha |] -> v, (if sha.Length > 12 then sha.Substring(0, 12) else sha)
+        | _ -> informational, "unknown"
+    $"mnist {version} (engine {EngineVersion.Current}, commit {commit})"
+
+let private printVersion () =
+    printfn "%s" (versionText ())
+    0
+
 let private dispatch (args: ParseResults<MnistArgs>) =
+    // --version is a flag, not a subcommand: GetSubCommand never returns it.
+    if args.Contains Version then printVersion () else
     match args.GetSubCommand() with
     | Data a -> DataCommands.run a
     | Train a -> TrainCommand.run a
@@ -61,6 +83,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Report a -> ExperimentCommands.Report.run a
     | Compare a -> ExperimentCommands.CompareRuns.run a
     | Merge a -> ExperimentCommands.MergeRegistries.run a
+    | Version -> printVersion ()
 
 [<EntryPoint>]
 let main argv =

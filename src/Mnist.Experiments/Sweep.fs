@@ -82,19 +82,31 @@ module Sweep =
           Grids = grids
           Text = text }
 
-    /// A sweep by name (experiments/<name>.json) or by path to a .json file.
+    /// The sweeps shipped inside this assembly (experiments/*.json at build time), by name.
+    let private shipped =
+        lazy
+            (let assembly = typeof<SweepDefinition>.Assembly
+             assembly.GetManifestResourceNames()
+             |> Array.filter (fun n -> n.StartsWith("sweeps/", StringComparison.Ordinal) && n.EndsWith(".json", StringComparison.Ordinal))
+             |> Array.map (fun n ->
+                 use reader = new IO.StreamReader(assembly.GetManifestResourceStream n)
+                 n.Substring("sweeps/".Length).Replace(".json", ""), reader.ReadToEnd())
+             |> Map.ofArray)
+
+    /// A sweep by path to a .json file, or by name: experiments/<name>.json in the given folder,
+    /// else the sweep of that name shipped with the program.
     let load (experimentsDir: string) (nameOrFile: string) =
-        let path =
-            if nameOrFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || nameOrFile.Contains '/' || nameOrFile.Contains '\\'
-            then nameOrFile
-            else Path.Combine(experimentsDir, nameOrFile + ".json")
-        if not (File.Exists path) then
-            let known =
-                if Directory.Exists experimentsDir then
-                    Directory.GetFiles(experimentsDir, "*.json") |> Array.map Path.GetFileNameWithoutExtension |> Array.sort |> String.concat ", "
-                else ""
+        let isPath = nameOrFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || nameOrFile.Contains '/' || nameOrFile.Contains '\\'
+        let path = if isPath then nameOrFile else Path.Combine(experimentsDir, nameOrFile + ".json")
+        match File.Exists path, shipped.Value.TryFind nameOrFile with
+        | true, _ -> parse (Path.GetFileNameWithoutExtension path) (File.ReadAllText path)
+        | false, Some text when not isPath -> parse nameOrFile text
+        | false, _ ->
+            let local =
+                if Directory.Exists experimentsDir then Directory.GetFiles(experimentsDir, "*.json") |> Array.map Path.GetFileNameWithoutExtension
+                else [||]
+            let known = Seq.append local shipped.Value.Keys |> Seq.distinct |> Seq.sort |> String.concat ", "
             raise (MnistException($"sweep not found: {path}" + (if known = "" then "" else $" (known sweeps: {known})")))
-        parse (Path.GetFileNameWithoutExtension path) (File.ReadAllText path)
 
     /// The points of one grid in order, the last axis varying fastest (as nested loops would).
     let private points (sweepName: string) (grid: JsonObject) : JsonObject list =

@@ -124,6 +124,19 @@ let sweepTests =
             Expect.stringContains (messageOf (fun () -> Sweep.load experimentsDir "nope")) "known sweeps:" "unknown sweep lists the known ones"
         }
 
+        test "the shipped sweeps travel inside the program: found by name from a folder without experiments/" {
+            use empty = new Mnist.Tests.TestData.TempDir()
+            let nowhere = Path.Combine(empty.Path, "experiments")
+            for name in [ "quick"; "full"; "smoke" ] do
+                let shipped = Sweep.load nowhere name
+                let onDisk = Sweep.load experimentsDir name
+                Expect.equal shipped.Text onDisk.Text $"{name}: the embedded copy is the file"
+                Expect.equal (Sweep.expand shipped |> List.map (fun r -> r.Id)) (Sweep.expand onDisk |> List.map (fun r -> r.Id)) $"{name}: same runs"
+            Expect.stringContains (messageOf (fun () -> Sweep.load nowhere "nope")) "known sweeps: full, quick, smoke" "the shipped names are listed"
+            File.WriteAllText(Path.Combine(empty.Path, "mine.json"), """{ "name": "mine", "base": { "epochs": 1 } }""")
+            Expect.equal (Sweep.load empty.Path "mine").Name "mine" "a local file is found by name"
+        }
+
         test "the shipped sweeps parse and have the intended sizes" {
             let quick = Sweep.load experimentsDir "quick" |> Sweep.expand
             Expect.equal quick.Length 24 "quick: 2 models × 2 activations × 2 batch sizes × 3 rates"
