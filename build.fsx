@@ -114,7 +114,8 @@ Target.create "Test" (fun _ ->
     let failed = results |> List.sumBy (fun (_, f, _) -> f)
     let skipped = results |> List.sumBy (fun (_, _, s) -> s)
     testSummary <- Some $"tests: {passed} passed, {failed} failed, {skipped} skipped"
-    if failed > 0 || results.IsEmpty then failwith "some tests failed")
+    if failed > 0 || results.IsEmpty then failwith "some tests failed"
+    if passed = 0 then failwith "no test ran (does the filter match any test? --list-tests prints their names)")
 
 /// The --data-dir option among the extra arguments (the only one the data commands take).
 let dataArgs () =
