@@ -10,7 +10,7 @@ requests=${2:-20000}
 concurrency=${3:-4}
 payload=${4:-pixels}
 port=${PORT:-5097}
-if [ -z "${MNIST_DATA:-}" ] && [ -d ../shared/data/mnist ]; then export MNIST_DATA="$(cd ../shared/data/mnist && pwd)"; fi
+# MNIST comes from MNIST_DATA or the per-user cache, as for every command (mnist data fetch).
 
 dotnet src/Mnist.Cli/bin/Release/net10.0/mnist.dll serve --model "$model" --port "$port" --results "$(mktemp -d)" &
 server=$!
