@@ -132,6 +132,15 @@ let tests =
                     Expect.stringContains e.Message words (spec.ToString())
                 AugmentationSpec(ElasticSigma = 0.0f).Validate() |> ignore // all zero is off, not an error
             }
+
+            test "named sets: none, standard, elastic" {
+                Expect.equal (AugmentationSpec.Named " Standard ") AugmentationSpec.Standard "standard"
+                Expect.isTrue (AugmentationSpec.Named "none").IsOff "none"
+                let elastic = AugmentationSpec.Named "elastic"
+                Expect.equal (elastic.ElasticAlpha, elastic.ElasticSigma, elastic.Rotation) (34.0f, 4.0f, 10.0f) "elastic"
+                let e = throws<MnistException> (fun () -> AugmentationSpec.Named "strong" |> ignore)
+                Expect.stringContains e.Message "valid names: none, standard, elastic" "lists the names"
+            }
         ]
 
         testList "random stream" [

@@ -41,6 +41,18 @@ public sealed record AugmentationSpec(
     /// <summary>The standard affine recipe plus Simard's elastic distortion (α 34, σ 4).</summary>
     public static AugmentationSpec Elastic { get; } = Standard with { ElasticAlpha = SimardAlpha };
 
+    /// <summary>The named specs: none, standard, elastic.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["none", "standard", "elastic"];
+
+    /// <summary>A named spec (case-insensitive); <see cref="MnistException"/> for an unknown name.</summary>
+    public static AugmentationSpec Named(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "none" => None,
+        "standard" => Standard,
+        "elastic" => Elastic,
+        _ => throw new MnistException($"unknown augmentation '{name}'; valid names: {string.Join(", ", Names)}"),
+    };
+
     /// <summary>True when every range is 0, so images pass through untouched.</summary>
     [JsonIgnore]
     public bool IsOff => Rotation == 0 && Scale == 0 && Shear == 0 && Translate == 0 && ElasticAlpha == 0;
