@@ -29,6 +29,9 @@ public sealed record AugmentationSpec(
     /// <summary>Simard et al.'s elastic settings for MNIST.</summary>
     public const float SimardAlpha = 34, SimardSigma = 4;
 
+    /// <summary>The widest smoothing allowed: its kernel spans 3σ each side (61 taps at 10).</summary>
+    public const float MaxSigma = 10;
+
     /// <summary>No augmentation.</summary>
     public static AugmentationSpec None { get; } = new();
 
@@ -57,10 +60,6 @@ public sealed record AugmentationSpec(
     [JsonIgnore]
     public bool IsOff => Rotation == 0 && Scale == 0 && Shear == 0 && Translate == 0 && ElasticAlpha == 0;
 
-    /// <summary>True when some affine range is above 0.</summary>
-    [JsonIgnore]
-    public bool HasAffine => Rotation != 0 || Scale != 0 || Shear != 0 || Translate != 0;
-
     /// <summary>Throws <see cref="MnistException"/> naming the first setting out of range.</summary>
     public AugmentationSpec Validate()
     {
@@ -81,9 +80,6 @@ public sealed record AugmentationSpec(
             if (!inRange) throw new MnistException($"augmentation: {setting} {Text(value)} must be {rule}");
         }
     }
-
-    /// <summary>The widest smoothing allowed: its kernel spans 3σ each side (61 taps at 10).</summary>
-    public const float MaxSigma = 10;
 
     /// <summary>Compact form for logs, e.g. "rotation=10, scale=0.1" or "none".</summary>
     public override string ToString()

@@ -5,9 +5,10 @@ namespace Mnist.Core.Augmentation;
 /// <summary>
 /// Turns a raw elastic field into displacements: the separable Gaussian of
 /// <see cref="ElasticField.Kernel"/> along rows, then along columns, then × α. Both passes run on
-/// whole 8-float vectors across x (the same operations, in the same order, on every machine); rows are padded to a whole number of vectors and framed by
-/// zero margins of the kernel's radius, so no lane needs a bounds check and the margins act as the
-/// zeros outside the image. Holds its scratch buffers: one instance per thread.
+/// whole 8-float vectors across x (the same operations in the same order on every machine); rows
+/// are padded to a whole number of vectors and framed by zero margins of the kernel's radius, so
+/// no lane needs a bounds check and the margins act as the zeros outside the image. Holds its
+/// scratch buffers: one instance per thread.
 /// </summary>
 internal sealed class GaussianSmoother
 {

@@ -40,7 +40,7 @@ public sealed class BatchProducer : IDisposable
     private ExceptionDispatchInfo? _error;
     private bool _inFlight, _stopping, _disposed;
     private Batch? _job;
-    private int _epoch, _samples, _batches, _next;
+    private int _jobIndex, _epoch, _samples, _batches, _next;
     private int[]? _order;
 
     /// <param name="background">False fills each batch when it is asked for, on the caller's thread.</param>
@@ -60,13 +60,14 @@ public sealed class BatchProducer : IDisposable
     /// <summary>
     /// Starts an epoch: batches of <c>order[0 .. samples)</c>, in order, the last one shorter when
     /// samples is not a multiple of the batch size. <paramref name="order"/> is read while you
-    /// train: leave it unchanged until the epoch's last batch has been handed out.
+    /// train: leave it unchanged until the epoch's last batch has been handed out or the next
+    /// BeginEpoch has returned (it waits for, and drops, a batch prepared for an epoch cut short).
     /// </summary>
     public void BeginEpoch(int epoch, int[] order, int samples)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (samples < 0 || samples > order.Length) throw new ArgumentOutOfRangeException(nameof(samples));
-        Settle(); // a batch of an epoch cut short is dropped
+        Settle();
         _error = null;
         (_epoch, _order, _samples) = (epoch, order, samples);
         _batches = (samples + _batchSize - 1) / _batchSize;
@@ -98,8 +99,7 @@ public sealed class BatchProducer : IDisposable
 
     private void Launch(int index)
     {
-        _job = _buffers[index % 2];
-        _job.Index = index;
+        (_job, _jobIndex) = (_buffers[index % 2], index);
         _inFlight = true;
         _work.Release();
     }
@@ -120,7 +120,7 @@ public sealed class BatchProducer : IDisposable
             if (_stopping) return;
             try
             {
-                Fill(_job!, _job!.Index);
+                Fill(_job!, _jobIndex);
             }
             catch (Exception e)
             {
