@@ -13,6 +13,7 @@ namespace Mnist.Bench;
 /// --cpu-time times by the calling thread's CPU clock (Linux) instead of the wall clock: with
 /// --threads 1 it shows what the kernels cost even while other processes share the cores.
 /// --png &lt;MNIST data dir&gt; instead times decoding and preparing drawn 280×280 PNGs (<see cref="PngBench"/>).
+/// --augment &lt;MNIST data dir&gt; instead times filling augmented training batches (<see cref="AugmentBench"/>).
 /// </summary>
 public static class Program
 {
@@ -32,6 +33,7 @@ public static class Program
                 case "--no-reference": _reference = false; break;
                 case "--cpu-time": _cpuTime = true; break;
                 case "--png": PngBench.Run(args[++i]); return;
+                case "--augment": AugmentBench.Run(args[++i]); return;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         Console.WriteLine($"Mnist.Bench: {Environment.ProcessorCount} cores, kernel threads {KernelThreads.MaxThreads}, " +
@@ -267,7 +269,7 @@ public static class Program
     private static extern int ClockGetTime(int clock, out Timespec time);
 
     /// <summary>CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID).</summary>
-    private static double ThreadCpuSeconds()
+    internal static double ThreadCpuSeconds()
     {
         if (ClockGetTime(3, out var t) != 0) throw new InvalidOperationException("clock_gettime failed");
         return t.Seconds + t.Nanoseconds * 1e-9;

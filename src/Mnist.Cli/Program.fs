@@ -10,6 +10,7 @@ open Mnist.Cli.BenchCommand
 open Mnist.Cli.PredictCommand
 open Mnist.Cli.GradcheckCommand
 open Mnist.Cli.ServeCommand
+open Mnist.Cli.AugmentCommand
 
 [<HelpFlags("--help", "-h")>]
 type MnistArgs =
@@ -22,6 +23,7 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Gradcheck of ParseResults<GradcheckArgs>
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Augment of ParseResults<AugmentArgs>
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<ExperimentCommands.Sweep.Args>
     | [<CliPrefix(CliPrefix.None)>] Runs of ParseResults<ExperimentCommands.Runs.Args>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<ExperimentCommands.Rerun.Args>
@@ -40,6 +42,7 @@ type MnistArgs =
             | Bench _ -> "time training epochs (optionally against the PyTorch twin)"
             | Gradcheck _ -> "check every layer's, the loss's and whole networks' gradients numerically; exit 1 on a failure"
             | Serve _ -> "web page to draw digits, prediction API and runs dashboard"
+            | Augment _ -> "the augmentation spec of some ranges; --show draws augmented training digits into a PNG"
             | Sweep _ -> "run a sweep of experiments (skips finished runs, resumes interrupted ones)"
             | Runs _ -> "list runs from the results registry, best first"
             | Run _ -> "rerun one recorded experiment and check that its metrics match"
@@ -77,6 +80,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Bench a -> BenchCommand.run a
     | Gradcheck a -> GradcheckCommand.run a
     | Serve a -> ServeCommand.run a
+    | Augment a -> AugmentCommand.run a
     | Sweep a -> ExperimentCommands.Sweep.run a
     | Runs a -> ExperimentCommands.Runs.run a
     | Run a -> ExperimentCommands.Rerun.run a

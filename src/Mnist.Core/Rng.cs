@@ -15,16 +15,20 @@ public sealed class Rng
     private float _spare;
     private bool _hasSpare;
 
-    public Rng(ulong seed)
+    public Rng(ulong seed) => Reseed(seed);
+
+    public Rng(RngState state) => State = state;
+
+    /// <summary>Restarts the stream exactly as <c>new Rng(seed)</c> would, without allocating.</summary>
+    public void Reseed(ulong seed)
     {
         ulong x = seed;
         _s0 = SplitMix64(ref x);
         _s1 = SplitMix64(ref x);
         _s2 = SplitMix64(ref x);
         _s3 = SplitMix64(ref x);
+        (_spare, _hasSpare) = (0f, false);
     }
-
-    public Rng(RngState state) => State = state;
 
     public RngState State
     {
@@ -106,9 +110,14 @@ public sealed class Rng
         }
     }
 
-    private static ulong SplitMix64(ref ulong x)
+    private static ulong SplitMix64(ref ulong x) => Mix(x += 0x9E3779B97F4A7C15UL);
+
+    /// <summary>
+    /// SplitMix64's finaliser: a bijective scramble of 64 bits in which every input bit affects
+    /// every output bit, for deriving independent seeds from counters (counter-based streams).
+    /// </summary>
+    public static ulong Mix(ulong z)
     {
-        ulong z = x += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
