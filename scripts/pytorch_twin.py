@@ -267,9 +267,13 @@ def compare(args):
     with torch.no_grad():
         logits = model(x).numpy()
     ours = np.fromfile(args.logits, dtype="<f4").reshape(logits.shape)
-    diff = float(np.abs(logits - ours).max())
+    # NaN or infinite logits (a diverged model) cannot be compared; they are counted instead.
+    finite = np.isfinite(logits) & np.isfinite(ours)
+    diff = float(np.abs(logits - ours)[finite].max()) if finite.any() else 0.0
     agree = float((logits.argmax(1) == ours.argmax(1)).mean())
-    print(json.dumps({"count": len(x), "max_abs_diff": diff, "argmax_agreement": agree}))
+    print(json.dumps({"count": len(x), "max_abs_diff": diff, "argmax_agreement": agree,
+                      "nonfinite_ours": int((~np.isfinite(ours)).sum()),
+                      "nonfinite_twin": int((~np.isfinite(logits)).sum())}))
 
 
 def train(args):

@@ -44,6 +44,9 @@ let compare (modelPath: string) (model: LoadedModel) (data: MnistDataset) (count
         let result =
             run [ "compare"; "--model"; modelPath; "--logits"; logitsPath; "--count"; string count; "--data-dir"; data.Directory ]
             |> List.exactlyOne
+        let ours, twin = result.GetProperty("nonfinite_ours").GetInt32(), result.GetProperty("nonfinite_twin").GetInt32()
+        if ours + twin > 0 then
+            raise (MnistException $"the logits are not all finite (ours: {ours} NaN or infinite values, the twin's: {twin}): a diverged model cannot be compared")
         { Count = result.GetProperty("count").GetInt32()
           MaxAbsDiff = result.GetProperty("max_abs_diff").GetDouble()
           ArgmaxAgreement = result.GetProperty("argmax_agreement").GetDouble() }

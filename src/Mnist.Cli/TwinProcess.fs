@@ -27,7 +27,9 @@ let jsonLines (what: string) (start: ProcessStartInfo) =
     let lines = ResizeArray<JsonElement>()
     let mutable line = proc.StandardOutput.ReadLine()
     while not (isNull line) do
-        if line.StartsWith "{" then lines.Add(JsonDocument.Parse(line).RootElement.Clone())
+        if line.StartsWith "{" then
+            try lines.Add(JsonDocument.Parse(line).RootElement.Clone())
+            with :? JsonException -> raise (MnistException $"{what} printed a line that is not JSON: {line}")
         line <- proc.StandardOutput.ReadLine()
     proc.WaitForExit()
     if proc.ExitCode <> 0 then raise (MnistException $"{what} failed (exit code {proc.ExitCode})")

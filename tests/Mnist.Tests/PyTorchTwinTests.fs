@@ -76,6 +76,17 @@ let private twinMatches (config: ModelConfig) =
     Expect.isLessThanOrEqual result.MaxAbsDiff PyTorchTwin.Tolerance "largest logit difference"
     Expect.equal result.ArgmaxAgreement 1.0 "same predictions"
 
+/// The light preset, altered and saved by `save`, then compared: the error the comparison raises.
+let private twinRefuses save =
+    if not (PyTorchTwin.torchInstalled ()) then skiptest "PyTorch is missing"
+    use dir = new TempDir()
+    IdxTests.writeDataset dir.Path false 10 20
+    let config = Presets.Create "light"
+    let path = Path.Combine(dir.Path, "model.safetensors")
+    save (ModelBuilder.Build(config, 1UL)) path config
+    throws<MnistException> (fun () ->
+        PyTorchTwin.compare path (ModelFile.Load(path, "extra.")) (MnistDataset.Load dir.Path) 20 |> ignore)
+
 [<Tests>]
 let tests =
     testList "PyTorchTwin" [
@@ -88,17 +99,16 @@ let tests =
         test "every layer kind: the twin's logits match ours" { twinMatches everyKind }
         for preset in Presets.Names do
             test $"{preset} preset: the twin's logits match ours" { twinMatches (Presets.Create preset) }
-        test "a model the twin cannot build fails with the twin's message" {
-            if not (PyTorchTwin.torchInstalled ()) then skiptest "PyTorch is missing"
-            use dir = new TempDir()
-            IdxTests.writeDataset dir.Path false 10 20
-            let config = Presets.Create "light"
-            let network = ModelBuilder.Build(config, 1UL)
-            let path = Path.Combine(dir.Path, "model.safetensors")
-            // A tensor the config does not explain: the twin refuses instead of ignoring it.
-            ModelFile.Save(path, network, config, Normalization(0.5f, 0.3f), [ "extra.weight", Tensors.Tensor(3) ])
-            let e = throws<MnistException> (fun () ->
-                PyTorchTwin.compare path (ModelFile.Load(path, "extra.")) (MnistDataset.Load dir.Path) 20 |> ignore)
+        test "a file with a tensor the config does not explain: the twin refuses it" {
+            let e = twinRefuses (fun network path config ->
+                ModelFile.Save(path, network, config, Normalization(0.5f, 0.3f), [ "extra.weight", Tensors.Tensor(3) ]))
             Expect.stringContains e.Message "PyTorch twin failed" "message"
+        }
+        test "a diverged model (NaN logits) is reported, not compared" {
+            let e = twinRefuses (fun network path config ->
+                let struct (_, first) = Seq.head network.NamedParameters
+                first.Value[0] <- nanf
+                ModelFile.Save(path, network, config, Normalization(0.5f, 0.3f)))
+            Expect.stringContains e.Message "not all finite" "message"
         }
     ]
