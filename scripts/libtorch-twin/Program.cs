@@ -13,7 +13,7 @@ try
     var options = Options.Parse(args);
     return Twin.Train(options);
 }
-catch (ArgumentException e)
+catch (Exception e) when (e is ArgumentException or FormatException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
