@@ -18,7 +18,7 @@ say() { echo "libtorch twin: $*" >&2; }
 # 1. The twin itself (TorchSharp and LibTorch come from the NuGet feed at the first build).
 if [ ! -f "$out/LibTorchTwin.dll" ] || [ -n "$(find "$here" -maxdepth 1 \( -name '*.cs' -o -name '*.csproj' \) -newer "$out/LibTorchTwin.dll")" ]; then
   say "building (the first build downloads TorchSharp and LibTorch, about 600 MB) ..."
-  dotnet build "$here/LibTorchTwin.csproj" -c Release --nologo -v quiet >&2
+  dotnet build "$here/LibTorchTwin.csproj" -c Release --nologo -v quiet -clp:NoSummary >&2
 fi
 
 # The Debian archive this machine's apt uses: the first URI listed for its own release.
