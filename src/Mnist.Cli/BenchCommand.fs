@@ -62,8 +62,8 @@ let run (args: ParseResults<BenchArgs>) =
         File.WriteAllText(configPath, config.ToJson())
         try
             let twinArgs =
-                [ "train"; "--config"; configPath; "--epochs"; string runs; "--batch-size"; string batch; "--optimizer"; "nesterov"
-                  "--lr"; "0.05"; "--one-cycle"; "--data-dir"; data.Directory ]
+                [ "train"; "--config"; configPath; "--epochs"; string runs; "--batch-size"; string batch
+                  "--optimizer"; spec.Optimizer.Name; "--lr"; string spec.LearningRate; "--one-cycle"; "--data-dir"; data.Directory ]
                 @ (args.TryGetResult Limit |> Option.map (fun n -> [ "--limit"; string n ]) |> Option.defaultValue [])
             let timed =
                 [ for twin in chosen ->
