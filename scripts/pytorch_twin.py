@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
 """PyTorch twin of Mnist.Experiments' networks, for side-by-side checks.
 
-  compare: build the network described in one of our .safetensors files, load its weights, run
-           the first N test digits and compare the logits with ours (a raw float32 file written
-           by `mnist eval --compare-pytorch`, which drives this mode).
-  train:   train the same network with the same hyper-parameters and print one JSON line per
-           epoch (seconds, test accuracy), so `mnist bench --compare-pytorch` can time both.
+  compare: build the network described in one of our .safetensors files (any layer kind of our
+           ModelConfig), load its weights and buffers by name, run the first N test digits and
+           compare the logits with ours (a raw float32 file written by `mnist eval
+           --compare-pytorch`, which drives this mode).
+  train:   train the network of one of our model configs (JSON) with the same hyper-parameters
+           and print one JSON line per epoch (seconds, test accuracy), so `mnist bench
+           --compare-pytorch` can time both.
 
 Uses Debian's python3-torch (installed here with libopenblas0-pthread when missing, as root).
 """
 import argparse
 import gzip
 import json
+import math
 import os
 import shutil
 import struct
 import subprocess
 import sys
 import time
+from collections import OrderedDict
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -37,7 +41,7 @@ def ensure_torch():
         print("installing python3-torch and libopenblas0-pthread ...", file=sys.stderr)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "python3-torch", "libopenblas0-pthread"],
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3-torch", "libopenblas0-pthread"],
                        check=True, env=env, stdout=subprocess.DEVNULL)
     if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON):
         os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
@@ -103,62 +107,150 @@ def read_safetensors(path):
     return tensors, meta
 
 
-def activation(spec):
-    name = spec["name"].lower()
-    if name == "relu":
-        return nn.ReLU()
-    if name == "leakyrelu":
-        return nn.LeakyReLU(spec.get("slope") or 0.01)
-    if name == "elu":
-        return nn.ELU(spec.get("alpha") or 1.0)
-    if name in ("swish", "silu"):
-        return nn.SiLU()
-    if name == "sigmoid":
-        return nn.Sigmoid()
-    if name == "tanh":
-        return nn.Tanh()
-    sys.exit(f"the twin does not know activation {name}")
+def canonical(name):
+    """Our activation names: case, '-' and '_' ignored; silu is swish."""
+    key = (name or "").strip().lower().replace("-", "").replace("_", "")
+    return "swish" if key == "silu" else key
+
+
+def given(value, default):
+    """A config field that may be absent or null (0 is a value, not a default)."""
+    return default if value is None else value
+
+
+# An activation by canonical name, from its spec (slope, alpha: as in our ActivationSpec).
+ACTIVATIONS = {
+    "relu": lambda spec: nn.ReLU(),
+    "leakyrelu": lambda spec: nn.LeakyReLU(given(spec.get("slope"), 0.01)),
+    "elu": lambda spec: nn.ELU(given(spec.get("alpha"), 1.0)),
+    "swish": lambda spec: nn.SiLU(),
+    "sigmoid": lambda spec: nn.Sigmoid(),
+    "tanh": lambda spec: nn.Tanh(),
+}
+
+
+def activation(name, spec):
+    key = canonical(name)
+    if key not in ACTIVATIONS:
+        sys.exit(f"the twin does not know activation {name} (it knows: {', '.join(ACTIVATIONS)})")
+    return ACTIVATIONS[key](spec)
+
+
+def conv_out(size, kernel, stride, pad):
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def image(shape, kind):
+    if len(shape) != 3:
+        sys.exit(f"{kind} needs a [C, H, W] input, not {list(shape)}")
+    return shape
+
+
+# Each layer kind of our ModelConfig: (spec, per-sample input shape) -> (module, output shape).
+# The module's own parameter and buffer names are ours ("weight", "running_mean", "conv1.weight").
+
+def conv2d(spec, shape):
+    c, h, w = image(shape, "conv2d")
+    k, s, p = spec.get("kernel", 3), spec.get("stride", 1), spec.get("pad", 0)
+    module = nn.Conv2d(c, spec["out"], k, s, p, bias=spec.get("bias", True))
+    return module, (spec["out"], conv_out(h, k, s, p), conv_out(w, k, s, p))
+
+
+def pool(module_type, kind):
+    def build_pool(spec, shape):
+        c, h, w = image(shape, kind)
+        size = spec.get("size", 2)
+        stride = given(spec.get("stride"), size)
+        return module_type(size, stride), (c, conv_out(h, size, stride, 0), conv_out(w, size, stride, 0))
+    return build_pool
+
+
+def batchnorm(spec, shape):
+    bn = {1: nn.BatchNorm1d, 3: nn.BatchNorm2d}.get(len(shape))
+    if bn is None:
+        sys.exit(f"batchnorm needs a [features] or [C, H, W] input, not {list(shape)}")
+    return bn(shape[0], eps=spec.get("epsilon", 1e-5), momentum=spec.get("momentum", 0.1)), shape
+
+
+class Residual(nn.Module):
+    """Our ResidualBlock: act(bn2(conv2(act1(bn1(conv1(x))))) + shortcut(x)), the shortcut a strided
+    1x1 convolution with batch norm when the shape changes, else the identity."""
+
+    def __init__(self, spec, shape):
+        super().__init__()
+        c, h, w = image(shape, "residual")
+        out, stride = spec["out"], spec.get("stride", 1)
+        act = spec.get("activation", "relu")
+        self.conv1 = nn.Conv2d(c, out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out)
+        self.act1 = activation(act, spec)
+        self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        self.shortcut = None
+        if c != out or stride != 1:
+            self.shortcut = nn.Sequential(OrderedDict(
+                conv=nn.Conv2d(c, out, 1, stride, 0, bias=False), bn=nn.BatchNorm2d(out)))
+        self.act = activation(act, spec)
+        self.out_shape = (out, conv_out(h, 3, stride, 1), conv_out(w, 3, stride, 1))
+
+    def forward(self, x):
+        h = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        return self.act(h + (x if self.shortcut is None else self.shortcut(x)))
+
+
+def residual(spec, shape):
+    block = Residual(spec, shape)
+    return block, block.out_shape
+
+
+def dense(spec, shape):
+    if len(shape) != 1:
+        sys.exit(f"dense needs a [features] input (add a flatten layer), not {list(shape)}")
+    return nn.Linear(shape[0], spec["out"]), (spec["out"],)
+
+
+LAYERS = {
+    "conv2d": conv2d,
+    "maxpool": pool(nn.MaxPool2d, "maxpool"),
+    "avgpool": pool(nn.AvgPool2d, "avgpool"),
+    "activation": lambda spec, shape: (activation(spec["name"], spec), shape),
+    "flatten": lambda spec, shape: (nn.Flatten(), (math.prod(shape),)),
+    "dense": dense,
+    "dropout": lambda spec, shape: (nn.Dropout(spec["p"]), shape),
+    "batchnorm": batchnorm,
+    "residual": residual,
+}
 
 
 def build(config):
-    """nn.Sequential mirroring our config, so state_dict names ("0.weight", ...) match ours."""
-    channels, height, width = config["inputShape"]
-    features = None
+    """nn.Sequential mirroring our config, so state_dict names ("0.weight", "3.bn1.running_mean") match ours."""
+    shape = tuple(config["inputShape"])
     layers = []
     for spec in config["layers"]:
         kind = spec["type"]
-        if kind == "conv2d":
-            k, s, p = spec.get("kernel", 3), spec.get("stride", 1), spec.get("pad", 0)
-            layers.append(nn.Conv2d(channels, spec["out"], k, s, p, bias=spec.get("bias", True)))
-            channels, height, width = spec["out"], (height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
-        elif kind in ("maxpool", "avgpool"):
-            size = spec.get("size", 2)
-            stride = spec.get("stride") or size
-            layers.append((nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d)(size, stride))
-            height, width = (height - size) // stride + 1, (width - size) // stride + 1
-        elif kind == "activation":
-            layers.append(activation(spec))
-        elif kind == "flatten":
-            layers.append(nn.Flatten())
-            features = channels * height * width
-        elif kind == "dense":
-            layers.append(nn.Linear(features, spec["out"]))
-            features = spec["out"]
-        elif kind == "dropout":
-            layers.append(nn.Dropout(spec["p"]))
-        else:
-            sys.exit(f"the twin does not build layer type {kind}")
+        if kind not in LAYERS:
+            sys.exit(f"the twin does not build layer type {kind} (it builds: {', '.join(LAYERS)})")
+        module, shape = LAYERS[kind](spec, shape)
+        layers.append(module)
     return nn.Sequential(*layers)
 
 
-def classic_config(width=1.0, act="relu"):
-    c1, c2, hidden = (max(1, round(v * width)) for v in (32, 64, 128))
-    a = {"type": "activation", "name": act}
-    return {"inputShape": [1, 28, 28], "numClasses": 10, "layers": [
-        {"type": "conv2d", "out": c1, "kernel": 3, "stride": 1, "pad": 1}, a, {"type": "maxpool", "size": 2},
-        {"type": "conv2d", "out": c2, "kernel": 3, "stride": 1, "pad": 1}, a, {"type": "maxpool", "size": 2},
-        {"type": "flatten"}, {"type": "dense", "out": hidden}, a, {"type": "dropout", "p": 0.25},
-        {"type": "dense", "out": 10}]}
+def load_weights(model, tensors, source):
+    """Copies our tensors into the twin by name; both sides must name the same tensors with the same
+    shapes. PyTorch's num_batches_tracked has no counterpart (it only matters for momentum=None)."""
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    missing = sorted(set(state) - set(tensors))
+    unexpected = sorted(set(tensors) - set(state))
+    if missing or unexpected:
+        sys.exit(f"{source} does not fit the twin: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for name, target in state.items():
+        if tuple(tensors[name].shape) != tuple(target.shape):
+            sys.exit(f"{source}: {name} has shape {list(tensors[name].shape)}, the twin expects {list(target.shape)}")
+    model.load_state_dict(tensors, strict=False)
+
+
+def has_batchnorm(model):
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 # ---------------------------------------------------------------- modes
@@ -168,31 +260,37 @@ def compare(args):
     config = json.loads(meta["mnist.config"])
     norm = json.loads(meta["mnist.normalization"])
     model = build(config)
-    params = {k: v for k, v in tensors.items() if k in model.state_dict()}
-    model.load_state_dict(params, strict=True)
+    load_weights(model, tensors, args.model)
     model.eval()
     x, y = load_split(data_dir(args.data_dir), "test", norm["mean"], norm["std"])
     x = x[:args.count]
     with torch.no_grad():
         logits = model(x).numpy()
     ours = np.fromfile(args.logits, dtype="<f4").reshape(logits.shape)
-    diff = float(np.abs(logits - ours).max())
+    # NaN or infinite logits (a diverged model) cannot be compared; they are counted instead.
+    finite = np.isfinite(logits) & np.isfinite(ours)
+    diff = float(np.abs(logits - ours)[finite].max()) if finite.any() else 0.0
     agree = float((logits.argmax(1) == ours.argmax(1)).mean())
-    print(json.dumps({"count": len(x), "max_abs_diff": diff, "argmax_agreement": agree}))
+    print(json.dumps({"count": len(x), "max_abs_diff": diff, "argmax_agreement": agree,
+                      "nonfinite_ours": int((~np.isfinite(ours)).sum()),
+                      "nonfinite_twin": int((~np.isfinite(logits)).sum())}))
 
 
 def train(args):
     torch.manual_seed(args.seed)
     folder = data_dir(args.data_dir)
-    train_images, _ = (read_idx(folder, n) for n in NAMES["train"])
-    mean = float(train_images.astype(np.float64).mean() / 255.0)
-    std = float((train_images.astype(np.float64) / 255.0).std())
-    x, y = load_split(folder, "train", mean, std)
-    tx, ty = load_split(folder, "test", mean, std)
+    x, y = load_split(folder, "train", 0.0, 1.0)
     if args.limit:
         x, y = x[:args.limit], y[:args.limit]
-    model = build(classic_config(args.width, args.activation))
-    steps = args.epochs * ((len(x) + args.batch_size - 1) // args.batch_size)
+    # Normalised by the training images' mean and standard deviation, as our Trainer does.
+    mean, std = float(x.double().mean()), float(x.double().std(unbiased=False))
+    x = (x - mean) / std
+    tx, ty = load_split(folder, "test", mean, std)
+    with open(args.config) as f:
+        model = build(json.load(f))
+    # Batch norm cannot normalise a batch of one: such a last batch is left out, as ours does.
+    count = len(x) - 1 if has_batchnorm(model) and len(x) % args.batch_size == 1 and len(x) > 1 else len(x)
+    steps = args.epochs * ((count + args.batch_size - 1) // args.batch_size)
     if args.optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     else:
@@ -202,9 +300,9 @@ def train(args):
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(1, args.epochs + 1):
         model.train()
-        order = torch.randperm(len(x))
+        order = torch.randperm(len(x))[:count]
         start = time.perf_counter()
-        for i in range(0, len(x), args.batch_size):
+        for i in range(0, count, args.batch_size):
             idx = order[i:i + args.batch_size]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(x[idx]), y[idx])
@@ -216,7 +314,7 @@ def train(args):
         model.eval()
         with torch.no_grad():
             correct = sum(int((model(tx[i:i + 1000]).argmax(1) == ty[i:i + 1000]).sum()) for i in range(0, len(tx), 1000))
-        print(json.dumps({"epoch": epoch, "seconds": seconds, "images_per_second": len(x) / seconds,
+        print(json.dumps({"epoch": epoch, "seconds": seconds, "images_per_second": count / seconds,
                           "test_accuracy": correct / len(tx)}), flush=True)
 
 
@@ -228,15 +326,14 @@ def main():
     c.add_argument("--logits", required=True, help="our logits: raw little-endian float32, count x classes")
     c.add_argument("--count", type=int, default=1000)
     c.add_argument("--data-dir")
-    t = sub.add_parser("train", help="train the classic network and time each epoch")
+    t = sub.add_parser("train", help="train a network and time each epoch")
+    t.add_argument("--config", required=True, help="our model config (JSON), e.g. from `mnist summary`")
     t.add_argument("--epochs", type=int, default=1)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=0.01)
     t.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default="momentum")
     t.add_argument("--momentum", type=float, default=0.9)
     t.add_argument("--one-cycle", action="store_true")
-    t.add_argument("--width", type=float, default=1.0)
-    t.add_argument("--activation", default="relu")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--limit", type=int)
     t.add_argument("--data-dir")

@@ -1,9 +1,6 @@
 /// `mnist eval`: loss, accuracy, confusion matrix, per-class scores and worst mistakes of a model.
 module Mnist.Cli.EvalCommand
 
-open System
-open System.IO
-open System.Runtime.InteropServices
 open Argu
 open Mnist.Core.Data
 open Mnist.Core.Evaluation
@@ -23,25 +20,11 @@ type EvalArgs =
             | Mistakes _ -> "how many of the most confident mistakes to list (default 10)"
             | Compare_Pytorch -> "also compare our logits with the PyTorch twin's on 1000 test digits"
 
-/// Our logits for the first `count` test digits, written as raw little-endian float32.
-let private writeLogits (model: LoadedModel) (loader: BatchLoader) count path =
-    let evaluator = Evaluator(batchSize = count)
-    let logits = evaluator.Forward(model.Network, loader, 0, count)
-    File.WriteAllBytes(path, MemoryMarshal.AsBytes(logits.Span).ToArray())
-
-let private compareWithPyTorch modelPath (model: LoadedModel) (data: MnistDataset) =
-    let logitsPath = Path.Combine(Path.GetTempPath(), $"mnist-logits-{Guid.NewGuid():N}.f32")
-    try
-        writeLogits model (BatchLoader(data.Test, model.Normalization)) 1000 logitsPath
-        let result =
-            PyTorchTwin.run [ "compare"; "--model"; modelPath; "--logits"; logitsPath; "--count"; "1000"; "--data-dir"; data.Directory ]
-            |> List.exactlyOne
-        let diff = result.GetProperty("max_abs_diff").GetDouble()
-        printfn "PyTorch twin on the same weights, 1000 test digits: max |logit difference| %s, same prediction %s"
-            (diff.ToString "E2") (pct (result.GetProperty("argmax_agreement").GetDouble()))
-        diff
-    finally
-        File.Delete logitsPath
+let private compareWithPyTorch modelPath model data =
+    let result = PyTorchTwin.compare modelPath model data 1000
+    printfn "PyTorch twin on the same weights, %d test digits: max |logit difference| %s, same prediction %s"
+        result.Count (result.MaxAbsDiff.ToString "E2") (pct result.ArgmaxAgreement)
+    result.MaxAbsDiff
 
 let run (args: ParseResults<EvalArgs>) =
     let path = args.GetResult Model
@@ -54,5 +37,8 @@ let run (args: ParseResults<EvalArgs>) =
     printfn "most confident mistakes\n%s" (EvaluationTables.Mistakes(result, args.GetResult(Mistakes, 10)))
     if args.Contains Compare_Pytorch then
         let diff = compareWithPyTorch path model data
-        if diff > 1e-4 then 1 else 0
+        if diff > PyTorchTwin.Tolerance then
+            eprintfn "error: the logits differ from the PyTorch twin's by more than %g" PyTorchTwin.Tolerance
+            1
+        else 0
     else 0
