@@ -19,7 +19,7 @@ let repositoryRoot =
 
 /// The CLI the solution build made, in the configuration these tests were built in.
 let cliDll =
-    let configuration = DirectoryInfo(AppContext.BaseDirectory).Parent.Parent.Name // bin/<configuration>/net10.0
+    let configuration = DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent.Name // bin/<configuration>/net10.0
     let path = Path.Combine(repositoryRoot, "src", "Mnist.Cli", "bin", configuration, "net10.0", "mnist.dll")
     lazy (if File.Exists path then path else failwith $"the mnist command is not built: {path} (build the solution first)")
 
