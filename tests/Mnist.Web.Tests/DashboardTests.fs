@@ -47,7 +47,7 @@ let private resultsWithRuns () =
     results
 
 /// Reads server-sent events until the stream ends: (event, data) pairs.
-let private readEvents (client: HttpClient) (path: string) =
+let readEvents (client: HttpClient) (path: string) =
     task {
         use! stream = client.GetStreamAsync(path: string)
         use reader = new StreamReader(stream)
