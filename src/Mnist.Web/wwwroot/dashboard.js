@@ -57,7 +57,12 @@ async function loadRuns() {
     const tr = document.createElement("tr");
     cell(tr, run.id.slice(0, 10)).title = run.id;
     cell(tr, sweepReportUrl ? link(sweepReportUrl, run.sweep) : run.sweep);
-    cell(tr, resumable ? "interrupted — resumable" : state, "status-" + state);
+    // An interrupted run's actions sit beside its state, where the eye already is.
+    const status = cell(tr, resumable ? "interrupted — resumable " : state, "status-" + state);
+    if (resumable) {
+      status.appendChild(button("resume", () => runAction(run.id, "resume")));
+      status.appendChild(button("discard", () => runAction(run.id, "discard")));
+    }
     cell(tr, spec.preset + (spec.width && spec.width !== 1 ? ` ×${spec.width}` : ""));
     cell(tr, spec.activation);
     cell(tr, spec.optimizer.name);
@@ -70,12 +75,7 @@ async function loadRuns() {
     cell(tr, pct(run.bestTestAccuracy), "num");
     cell(tr, num(run.trainSeconds, 0), "num");
     cell(tr, reportUrl ? link(reportUrl, "report") : "–");
-    const actions = cell(tr, "");
-    if (hasModel) actions.appendChild(button("serve", () => useModel({ run: run.id })));
-    if (resumable) {
-      actions.appendChild(button("resume", () => runAction(run.id, "resume")));
-      actions.appendChild(button("discard", () => runAction(run.id, "discard")));
-    }
+    cell(tr, hasModel ? button("serve", () => useModel({ run: run.id })) : "");
     body.appendChild(tr);
   }
 }
