@@ -327,4 +327,4 @@ module Runner =
                     let trash = Path.Combine(Layout.partialRoot results, $"discarded-{id}-{Guid.NewGuid():N}")
                     Directory.Move(work, trash)
                     Files.deleteTree trash
-                if registry.Discard id then Discarded else AlreadyComplete
+                if registry.Discard id then Discarded else NotFound
