@@ -49,6 +49,8 @@ let runnerTests =
                 Expect.isFalse (Directory.Exists(Layout.runDir dir.Path "tiny" interrupted)) "no finished folder for it"
                 Expect.isTrue (File.Exists(Path.Combine(Layout.workDir dir.Path interrupted, Layout.CheckpointFile))) "its epoch-1 checkpoint is kept"
                 Expect.equal (registry.StateOf (registry.TryGet interrupted).Value) RunState.Interrupted "interrupted, resumable"
+                let report = File.ReadAllText(Reports.SweepReport.write dir.Path registry "tiny")
+                Expect.stringContains report "3 still to run, of which 1 interrupted — resumable" "the sweep report says so"
 
                 let resumedLines = Collections.Concurrent.ConcurrentBag<string>()
                 let outcome = Runner.runSweep { quiet dir.Path with Log = resumedLines.Add } sweep

@@ -119,7 +119,7 @@ let render (results: string) (sweep: string) (description: string) (rows: RunRow
     let pending = planned - ranked.Length
     let states = RunState.Counts(List.map snd unfinished)
     body.Append($"<p class=\"sub\">{ranked.Length} of {planned} runs complete")
-        .Append(if pending > 0 then $" ({pending} still to run" + String.Join("", states |> List.map ((+) ", ")) + $": <code>mnist sweep {esc sweep}</code> finishes them)" else "")
+        .Append(if pending > 0 then $" ({pending} still to run" + (if states.IsEmpty then "" else ", of which " + String.Join(" and ", states)) + $": <code>mnist sweep {esc sweep}</code> finishes them)" else "")
         .Append($". Runs are ranked by final {esc metric.Name}; click a column header to sort by it.</p>") |> ignore
     match ranked with
     | [] -> body.Append("<p>No finished runs yet.</p>") |> ignore
