@@ -84,4 +84,16 @@ let cliTests =
             for id in planned do Expect.stringContains output id "listed"
             Expect.stringContains output "4 complete run(s) in postgres://mnist@127.0.0.1:" "from the server"
             Expect.isFalse (output.Contains server.Password) "the password is never shown"
+            // The other readers work on the server's registry too.
+            let on = [ "--results"; dir.Path; "--registry"; registry ]
+            let code, output, errors = mnist ([ "report"; "smoke" ] @ on) [] (minutes 3.0)
+            Expect.equal code 0 $"report: {output}{errors}"
+            Expect.isTrue (File.Exists(Layout.sweepReport dir.Path "smoke")) "the sweep report"
+            Expect.stringContains (File.ReadAllText(Layout.sweepSummary dir.Path "smoke")) "\"runs\": 4" "and its summary"
+            let code, output, errors = mnist ([ "compare"; planned[0].Substring(0, 6); planned[1] ] @ on) [] (minutes 2.0)
+            Expect.equal code 0 $"compare: {errors}"
+            Expect.stringContains output planned[1] "compares the two runs"
+            let code, output, errors = mnist ([ "run"; planned[0]; "--data-dir"; mnistDir ] @ on) [] (minutes 3.0)
+            Expect.equal code 0 $"run: {output}{errors}"
+            Expect.stringContains output "metrics match exactly" "a recorded run reproduces"
         } ]
