@@ -76,7 +76,7 @@ let private start () : Result<Server, string> =
             let pwfile = Path.Combine(folder, "pwfile")
             exec "initdb" (asOwner (Path.Combine(bin, "initdb")) [ "-D"; data; "-U"; "mnist"; "--auth=scram-sha-256"; $"--pwfile={pwfile}"; "-E"; "UTF8"; "--no-locale" ])
             let port = freeLoopbackPort ()
-            let options = $"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            let options = $"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
             exec "pg_ctl start" (asOwner (Path.Combine(bin, "pg_ctl")) [ "-D"; data; "-l"; Path.Combine(folder, "server.log"); "-w"; "-t"; "60"; "-o"; options; "start" ])
             Ok { Folder = folder; Bin = bin; Port = port; User = "mnist"; Password = password; AsOwner = asOwner }
 
