@@ -29,6 +29,15 @@ let private cancelOnCtrlC () =
 
 let private accuracy = function Some (v: float) -> pct v | None -> "—"
 
+let private registryUsage =
+    "the registry: postgres://user[:password]@host[:port]/database, or an SQLite file (default: MNIST_REGISTRY, else <results>/runs.db)"
+
+/// --registry, else MNIST_REGISTRY, else the results folder's runs.db.
+let private locate (results: string) (given: string option) = RegistryLocation.Resolve(Option.toObj given, results)
+
+/// A registry that must exist already (the commands that only read).
+let private openExisting (results: string) (given: string option) = Registry.OpenExisting(locate results given, results)
+
 /// `mnist sweep <name|file> [--parallel n] [--shard k/N]`
 module Sweep =
     type Args =
@@ -38,13 +47,17 @@ module Sweep =
         | Results of folder: string
         | Experiments of folder: string
         | Data_Dir of path: string
+        | Registry of url: string
         | No_Report
         interface IArgParserTemplate with
             member a.Usage =
                 match a with
                 | Sweep _ -> "a sweep name (experiments/<name>.json) or a sweep file"
                 | Parallel _ -> "train this many runs at once (default 1; each already uses every core)"
-                | Shard _ -> "run only shard k of N (k/N): a deterministic slice for one machine or array task"
+                | Shard _ ->
+                    "run only shard k of N (k/N): a deterministic slice for one machine or array task; "
+                    + "auto: from a Slurm array task or a Kubernetes indexed job"
+                | Registry _ -> registryUsage
                 | Results _ -> "results folder (default results)"
                 | Experiments _ -> "folder of sweep definitions (default experiments)"
                 | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
@@ -58,12 +71,15 @@ module Sweep =
         let shard = args.TryGetResult Shard |> Option.map Mnist.Experiments.Shard.parse |> Option.defaultValue Mnist.Experiments.Shard.All
         let options =
             { RunnerOptions.Defaults results with
+                Registry = Some(locate results (args.TryGetResult Registry))
                 DataDir = args.TryGetResult Data_Dir
                 Parallel = parallelRuns
                 Shard = shard
                 Reports = not (args.Contains No_Report)
                 Log = say
                 Cancel = cancelOnCtrlC () }
+        // A registry that cannot be used is one clear error before anything starts.
+        let registry = Runner.openRegistry options
         let planned = Mnist.Experiments.Sweep.expand definition
         let shardText = if shard.Count > 1 then $", shard {shard}: {(Mnist.Experiments.Shard.select shard planned).Length} of them" else ""
         say $"sweep {definition.Name}: {planned.Length} runs{shardText}; results in {Path.Combine(results, definition.Name)}"
@@ -78,39 +94,39 @@ module Sweep =
                 + (match count ((=) Busy) with 0 -> "" | n -> $", {n} busy in another process")
                 + (if failed > 0 then $", {failed} FAILED" else "")
                 + $" in {clock.Elapsed.TotalSeconds:F1} s")
-            let registry = Registry.Open results
             match Ranking.best (registry.Runs definition.Name) with
             | Some best ->
                 let metric = Ranking.metricFor (registry.Runs definition.Name)
                 say $"best run {best.Id}: {ExperimentSpec.label best.Spec}, {metric.Name} {pct (metric.Of best)}, test accuracy {accuracy best.FinalTestAccuracy}"
             | None -> ()
             if options.Reports then say $"report: {Layout.sweepReport results definition.Name}"
+            say $"registry: {registry.Location}"
             if not outcome.Complete then say $"the sweep is not complete yet ({outcome.Planned} runs in all shards)"
             if failed > 0 then 1 else 0
         with :? OperationCanceledException ->
             eprintfn "interrupted: finished runs are filed; run the same command again to resume the rest"
             130
 
-/// `mnist runs [--sweep s] [--top n]`
+/// `mnist runs [--sweep s] [--top n] [--all]`
 module Runs =
     type Args =
         | Sweep of name: string
         | Top of count: int
         | All
         | Results of folder: string
+        | Registry of url: string
         interface IArgParserTemplate with
             member a.Usage =
                 match a with
                 | Sweep _ -> "only this sweep's runs"
                 | Top _ -> "only the best n"
-                | All -> "include runs that have not finished"
+                | All -> "also list the runs that have not finished (running, or interrupted and resumable)"
                 | Results _ -> "results folder (default results)"
+                | Registry _ -> registryUsage
 
     let run (args: ParseResults<Args>) =
         let results = args.GetResult(Results, defaultResults)
-        if not (File.Exists(Layout.database results)) then
-            raise (MnistException $"no registry at {Layout.database results}: run `mnist sweep quick` first")
-        let registry = Registry.Open results
+        let registry = openExisting results (args.TryGetResult Registry)
         let rows = match args.TryGetResult Sweep with Some s -> registry.Runs s | None -> registry.Runs()
         let metric = Ranking.metricFor rows
         let ranked = Ranking.rank rows
@@ -118,17 +134,26 @@ module Runs =
             match args.TryGetResult Top with
             | Some n -> List.truncate n ranked
             | None -> ranked
-        let unfinished = if args.Contains All then rows |> List.filter (fun r -> not r.IsComplete) else []
-        let header = $"""{"id",-12}  {"sweep",-10} {"status",-8}  {"model",-14} {"act",-9} {"optimizer",-10} {"lr",7} {"batch",5} {"ep",3}  {"val acc",8} {"test acc",8} {"time s",7}"""
+        let unfinished = [ for r in rows do if not r.IsComplete then yield r, registry.StateOf r ]
+        let header = $"""{"id",-12}  {"sweep",-10} {"status",-11}  {"model",-14} {"act",-9} {"optimizer",-10} {"lr",7} {"batch",5} {"ep",5}  {"val acc",8} {"test acc",8} {"time s",7}"""
         say header
         say (String('-', header.Length))
-        for r in shown @ unfinished do
+        let listed = [ for r in shown -> r, RunState.Complete ] @ (if args.Contains All then unfinished else [])
+        for r, state in listed do
             let s = r.Spec
             let model = if s.Width = 1.0 then s.Preset else $"{s.Preset}×{s.Width}"
             let time = r.TrainSeconds |> Option.map (inv "F1") |> Option.defaultValue "—"
             let lr = inv "G4" (float s.LearningRate)
-            say $"{r.Id,-12}  {r.Sweep,-10} {r.Status,-8}  {model,-14} {s.Activation,-9} {s.Optimizer.Name,-10} {lr,7} {s.BatchSize,5} {r.EpochsDone,3}  {accuracy r.FinalValidationAccuracy,8} {accuracy r.FinalTestAccuracy,8} {time,7}"
-        say ($"{ranked.Length} complete run(s), ranked by {metric.Name}" + (if unfinished.IsEmpty then "" else $"; {unfinished.Length} unfinished"))
+            let epochs = if r.IsComplete then string r.EpochsDone else $"{r.EpochsDone}/{s.Epochs}"
+            say $"{r.Id,-12}  {r.Sweep,-10} {state.Name,-11}  {model,-14} {s.Activation,-9} {s.Optimizer.Name,-10} {lr,7} {s.BatchSize,5} {epochs,5}  {accuracy r.FinalValidationAccuracy,8} {accuracy r.FinalTestAccuracy,8} {time,7}"
+        let states = RunState.Counts(List.map snd unfinished)
+        say (
+            $"{ranked.Length} complete run(s) in {registry.Location}, ranked by {metric.Name}"
+            + (if states.IsEmpty then ""
+               else
+                   "; " + String.Join(", ", states)
+                   + (if args.Contains All then "" else " (--all lists them)")
+                   + (if unfinished |> List.exists (snd >> (=) RunState.Interrupted) then "; `mnist sweep <sweep>` or the dashboard resumes them" else "")))
         0
 
 /// `mnist run <run-id>`
@@ -136,17 +161,21 @@ module Rerun =
     type Args =
         | [<MainCommand; ExactlyOnce>] Id of run_id: string
         | Results of folder: string
+        | Registry of url: string
         | Data_Dir of path: string
         interface IArgParserTemplate with
             member a.Usage =
                 match a with
                 | Id _ -> "the run's id (or enough of its start to be unique)"
                 | Results _ -> "results folder (default results)"
+                | Registry _ -> registryUsage
                 | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
 
     let run (args: ParseResults<Args>) =
+        let results = args.GetResult(Results, defaultResults)
         let options =
-            { RunnerOptions.Defaults(args.GetResult(Results, defaultResults)) with
+            { RunnerOptions.Defaults results with
+                Registry = Some(locate results (args.TryGetResult Registry))
                 DataDir = args.TryGetResult Data_Dir
                 Log = say
                 Cancel = cancelOnCtrlC () }
@@ -169,17 +198,17 @@ module Report =
     type Args =
         | [<MainCommand>] Sweep of name: string
         | Results of folder: string
+        | Registry of url: string
         interface IArgParserTemplate with
             member a.Usage =
                 match a with
                 | Sweep _ -> "the sweep to report on (default: every sweep in the registry)"
                 | Results _ -> "results folder (default results)"
+                | Registry _ -> registryUsage
 
     let run (args: ParseResults<Args>) =
         let results = args.GetResult(Results, defaultResults)
-        if not (File.Exists(Layout.database results)) then
-            raise (MnistException $"no registry at {Layout.database results}: run `mnist sweep quick` first")
-        let registry = Registry.Open results
+        let registry = openExisting results (args.TryGetResult Registry)
         let known = registry.Sweeps() |> List.map fst
         let sweeps =
             match args.TryGetResult Sweep with
@@ -200,15 +229,17 @@ module CompareRuns =
     type Args =
         | [<MainCommand; ExactlyOnce>] Ids of first: string * second: string
         | Results of folder: string
+        | Registry of url: string
         interface IArgParserTemplate with
             member a.Usage =
                 match a with
                 | Ids _ -> "two run ids (or unique prefixes)"
                 | Results _ -> "results folder (default results)"
+                | Registry _ -> registryUsage
 
     let run (args: ParseResults<Args>) =
         let results = args.GetResult(Results, defaultResults)
-        let registry = Registry.Open results
+        let registry = openExisting results (args.TryGetResult Registry)
         let first, second = args.GetResult Ids
         say (Compare.render results (Reproduce.find registry first) (Reproduce.find registry second))
         0
@@ -218,17 +249,19 @@ module MergeRegistries =
     type Args =
         | [<MainCommand; ExactlyOnce>] Sources of registry: string list
         | Results of folder: string
+        | Registry of url: string
         interface IArgParserTemplate with
             member a.Usage =
                 match a with
                 | Sources _ -> "runs.db files (or results folders) from other machines; their run folders must sit beside them"
                 | Results _ -> "the results folder merged into (default results)"
+                | Registry _ -> "the registry merged into: " + registryUsage
 
     let run (args: ParseResults<Args>) =
         let results = args.GetResult(Results, defaultResults)
-        let outcome = Merge.run results (args.GetResult Sources) say
-        let registry = Registry.Open results
+        let registry = Registry.Open(locate results (args.TryGetResult Registry), results)
+        let outcome = Merge.run registry results (args.GetResult Sources) say
         for sweep, _ in registry.Sweeps() do
             if Runner.writeSummary results registry sweep then say $"{sweep}: complete"
-        say $"merged: {outcome.Imported} imported, {outcome.AlreadyPresent} already here, {outcome.Skipped.Length} skipped; `mnist report` redraws the reports"
+        say $"merged into {registry.Location}: {outcome.Imported} imported, {outcome.AlreadyPresent} already here, {outcome.Skipped.Length} skipped; `mnist report` redraws the reports"
         if outcome.Skipped.IsEmpty then 0 else 1

@@ -1,7 +1,9 @@
 /// `mnist serve`: the draw-a-digit page, the prediction API and the runs dashboard (Mnist.Web).
 module Mnist.Cli.ServeCommand
 
+open System
 open Argu
+open Mnist.Experiments
 open Mnist.Web
 
 type ServeArgs =
@@ -9,6 +11,7 @@ type ServeArgs =
     | Port of port: int
     | Host of address: string
     | Results of folder: string
+    | Registry of url: string
     | Data_Dir of path: string
     | Predictors of count: int
     interface IArgParserTemplate with
@@ -18,17 +21,26 @@ type ServeArgs =
             | Port _ -> "port (default 5000; 0 picks a free one)"
             | Host _ -> "address to listen on: localhost (default, this machine only), * for every interface, or an IP address"
             | Results _ -> "results folder: registry, reports, default models (default results)"
+            | Registry _ ->
+                "the registry the dashboard lists and trains into: postgres://user[:password]@host[:port]/database, or an SQLite file (default: MNIST_REGISTRY, else <results>/runs.db)"
             | Data_Dir _ -> "MNIST folder for training from the dashboard (default: MNIST_DATA, else the cache)"
             | Predictors _ -> "predictions computed at once, each with its own network copy (default: one per core)"
 
 let run (args: ParseResults<ServeArgs>) =
     let defaults = ServeOptions()
+    let results = args.GetResult(Results, defaults.ResultsDir)
+    // A registry named but unusable (bad URL, server down, wrong password, another schema
+    // version) stops the start with one line; a results folder's own runs.db is created.
+    let registry = args.TryGetResult Registry
+    if registry.IsSome || not (String.IsNullOrEmpty(Environment.GetEnvironmentVariable RegistryLocation.Variable)) then
+        Registry.Open(RegistryLocation.Resolve(Option.toObj registry, results), results) |> ignore
     let options =
         ServeOptions(
             ModelPath = Option.toObj (args.TryGetResult Model),
             Port = args.GetResult(Port, defaults.Port),
             Host = args.GetResult(Host, defaults.Host),
-            ResultsDir = args.GetResult(Results, defaults.ResultsDir),
+            ResultsDir = results,
+            Registry = Option.toObj registry,
             DataDir = Option.toObj (args.TryGetResult Data_Dir),
             Predictors = args.GetResult(Predictors, defaults.Predictors),
             Log = (fun line -> printfn "%s" line))

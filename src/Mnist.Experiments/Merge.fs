@@ -10,7 +10,8 @@ type MergeOutcome =
       /// Runs left out, with the reason (their files were not beside the source registry).
       Skipped: (string * string) list }
 
-/// Folds registries from other machines (sweep shards) into this results folder: each complete
+/// Folds SQLite registries from other machines (sweep shards, array tasks) into this results
+/// folder and its registry, SQLite or PostgreSQL: each complete
 /// run's folder is copied in (to a temporary name, then renamed) before its row is committed,
 /// so the merged registry never lists a run whose files are not there.
 module Merge =
@@ -27,9 +28,9 @@ module Merge =
 
     let private mergeOne (results: string) (target: Registry) (log: string -> unit) (source: string) =
         let path = Path.GetFullPath(sourcePath source)
-        if path = target.Path then raise (MnistException $"{source} is this results folder's own registry")
-        let registry = Registry.OpenExisting path
+        if RegistryLocation.Sqlite path = target.Location then raise (MnistException $"{source} is this results folder's own registry")
         let root = Path.GetDirectoryName path
+        let registry = Registry.OpenExisting(RegistryLocation.Sqlite path, root)
         mergeSweeps target registry
         let mutable imported, present, skipped = 0, 0, []
         for row in registry.Runs() |> List.filter (fun r -> r.IsComplete) do
@@ -59,9 +60,9 @@ module Merge =
         for id, why in List.rev skipped do log $"  skipped {id}: {why}"
         { Imported = imported; AlreadyPresent = present; Skipped = List.rev skipped }
 
-    /// Merges each source (a runs.db file, or a results folder holding one) into results/runs.db.
-    let run (results: string) (sources: string list) (log: string -> unit) =
-        let target = Registry.Open results
+    /// Merges each source (a runs.db file, or a results folder holding one) into the target
+    /// registry (results/runs.db, or a team's PostgreSQL server) and the results folder.
+    let run (target: Registry) (results: string) (sources: string list) (log: string -> unit) =
         let outcomes = sources |> List.map (mergeOne results target log)
         { Imported = outcomes |> List.sumBy (fun o -> o.Imported)
           AlreadyPresent = outcomes |> List.sumBy (fun o -> o.AlreadyPresent)

@@ -20,7 +20,7 @@ module Reproduce =
     let find (registry: Registry) (prefix: string) =
         match registry.Find prefix with
         | [ row ] -> row
-        | [] -> raise (MnistException $"no run with id '{prefix}' in {registry.Path}")
+        | [] -> raise (MnistException $"no run with id '{prefix}' in {registry.Location}")
         | rows ->
             let ids = rows |> List.truncate 5 |> List.map (fun r -> r.Id) |> String.concat ", "
             raise (MnistException $"'{prefix}' matches {rows.Length} runs ({ids}...); give more of the id")
@@ -53,7 +53,7 @@ module Reproduce =
 
     /// Reruns the run (in memory: nothing is written to the results folder) and compares.
     let run (options: RunnerOptions) (prefix: string) (say: string -> unit) =
-        let registry = Registry.Open options.Results
+        let registry = Registry.OpenExisting(options.RegistryLocation, options.Results)
         let row = find registry prefix
         if not row.IsComplete then
             raise (MnistException $"run {row.Id} has not finished; `mnist sweep {row.Sweep}` completes it")

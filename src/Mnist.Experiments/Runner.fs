@@ -16,6 +16,8 @@ open Mnist.Core.Training
 type RunnerOptions =
     { /// The results folder (runs.db, plotly.min.js, one folder per sweep).
       Results: string
+      /// The registry, when not the results folder's runs.db (a team's PostgreSQL server).
+      Registry: RegistryLocation option
       /// Where the "mnist" dataset comes from (else MNIST_DATA, else the per-user cache).
       DataDir: string option
       /// Runs trained at the same time (each still uses every core in its GEMMs).
@@ -32,8 +34,11 @@ type RunnerOptions =
       /// Epoch are called beside the runner's own. Shared by every run of a parallel sweep.
       Observer: TrainingCallbacks option }
 
+    member o.RegistryLocation = o.Registry |> Option.defaultWith (fun () -> RegistryLocation.InResults o.Results)
+
     static member Defaults(results: string) =
         { Results = results
+          Registry = None
           DataDir = None
           Parallel = 1
           Shard = Shard.All
@@ -86,12 +91,8 @@ module Runner =
                 datasets.TryRemove key |> ignore
                 reraise ()
 
-    /// An exclusive lock on results/.partial/<id>.lock, held while the run trains; the OS drops it
-    /// when the process dies, so a killed run never blocks its restart.
-    let private tryLock (results: string) (id: string) =
-        Directory.CreateDirectory(Layout.partialRoot results) |> ignore
-        try Some(new FileStream(Layout.lockFile results id, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
-        with :? IOException -> None
+    /// The registry the options name, opened for writing (its tables created when missing).
+    let openRegistry (options: RunnerOptions) = Registry.Open(options.RegistryLocation, options.Results)
 
     /// The run's finished folder if the registry or the sweep folder has one.
     let private finishedFolder (options: RunnerOptions) (registry: Registry) (sweep: string) (id: string) =
@@ -218,19 +219,21 @@ module Runner =
             match alreadyFinished () with
             | Some outcome -> outcome
             | None ->
-                match tryLock options.Results run.Id with
+                // The run's lock, held while it trains: a process that dies drops it, so a
+                // killed run never blocks its restart, and no two processes train one run.
+                match registry.TryLock run.Id with
                 | None -> Busy
-                | Some lockStream ->
-                    try
-                        // Another process may have finished it while we waited for the lock.
+                | Some runLock ->
+                    use runLock = runLock
+                    // Another process may have finished it while we waited for the lock.
+                    let outcome =
                         match alreadyFinished () with
                         | Some outcome -> outcome
                         | None ->
                             train options registry sweep run say
                             Trained
-                    finally
-                        lockStream.Dispose()
-                        try File.Delete(Layout.lockFile options.Results run.Id) with _ -> ()
+                    runLock.Filed()
+                    outcome
         with
         | :? OperationCanceledException -> reraise ()
         | :? MnistException as e -> Failed e.Message
@@ -264,7 +267,7 @@ module Runner =
     let runSweep (options: RunnerOptions) (sweep: SweepDefinition) =
         let all = Sweep.expand sweep
         let selected = Shard.select options.Shard all
-        let registry = Registry.Open options.Results
+        let registry = openRegistry options
         registry.RecordSweep(sweep, all |> List.map (fun r -> r.Id))
         let total = selected.Length
         // Load each dataset the remaining runs need once, up front: a missing dataset is one
@@ -306,3 +309,22 @@ module Runner =
           Selected = total
           Outcomes = outcomes |> Seq.sortBy (fun (r, _) -> r.Position) |> Seq.toList
           Complete = complete }
+
+    /// Forgets an unfinished run, under its lock so that no process is training it: its work
+    /// folder (checkpoint included) first, then its registry rows, so a kill in between leaves a
+    /// run that starts afresh rather than one that resumes what was discarded.
+    let discard (results: string) (registry: Registry) (id: string) =
+        match registry.TryGet id with
+        | None -> NotFound
+        | Some row when row.IsComplete -> AlreadyComplete
+        | Some _ ->
+            match registry.TryLock id with
+            | None -> InUse
+            | Some runLock ->
+                use _ = runLock
+                let work = Layout.workDir results id
+                if Directory.Exists work then
+                    let trash = Path.Combine(Layout.partialRoot results, $"discarded-{id}-{Guid.NewGuid():N}")
+                    Directory.Move(work, trash)
+                    Files.deleteTree trash
+                if registry.Discard id then Discarded else NotFound

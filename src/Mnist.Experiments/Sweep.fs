@@ -31,14 +31,46 @@ type Shard =
     override s.ToString() = $"{s.Index}/{s.Count}"
 
 module Shard =
-    /// "k/N" with 1 ≤ k ≤ N.
+    /// The variable that gives the number of shards to an array task or indexed job (Slurm's
+    /// SLURM_ARRAY_TASK_COUNT counts only the tasks of one submission, which a resubmitted task
+    /// would get wrong; Kubernetes gives no count at all).
+    [<Literal>]
+    let CountVariable = "MNIST_SHARD_COUNT"
+
+    /// The shard of this array task or indexed job: the 0-based index from SLURM_ARRAY_TASK_ID or
+    /// Kubernetes' JOB_COMPLETION_INDEX, the count from MNIST_SHARD_COUNT, else
+    /// SLURM_ARRAY_TASK_COUNT.
+    let fromEnvironment (variable: string -> string) =
+        let value name = match variable name with null | "" -> None | v -> Some(v.Trim())
+        let number name (text: string) =
+            match Int32.TryParse text with
+            | true, n -> n
+            | _ -> raise (MnistException $"--shard auto: {name} is '{text}', not a number")
+        let index =
+            match value "SLURM_ARRAY_TASK_ID", value "JOB_COMPLETION_INDEX" with
+            | Some id, _ -> "SLURM_ARRAY_TASK_ID", number "SLURM_ARRAY_TASK_ID" id
+            | None, Some id -> "JOB_COMPLETION_INDEX", number "JOB_COMPLETION_INDEX" id
+            | None, None ->
+                raise (MnistException "--shard auto needs SLURM_ARRAY_TASK_ID (a Slurm array task) or JOB_COMPLETION_INDEX (a Kubernetes indexed job)")
+        let count =
+            match value CountVariable, value "SLURM_ARRAY_TASK_COUNT" with
+            | Some n, _ -> number CountVariable n
+            | None, Some n when fst index = "SLURM_ARRAY_TASK_ID" -> number "SLURM_ARRAY_TASK_COUNT" n
+            | _ -> raise (MnistException $"--shard auto: set {CountVariable} to the number of tasks (the job's completions)")
+        match index with
+        | _, k when count >= 1 && k >= 0 && k < count -> { Index = k + 1; Count = count }
+        | name, k -> raise (MnistException $"--shard auto: {name} is {k}, outside 0..{count - 1} for {count} shard(s) (set {CountVariable} to the task count)")
+
+    /// "k/N" with 1 ≤ k ≤ N, or "auto" (see fromEnvironment).
     let parse (text: string) =
         let m = Regex.Match(text.Trim(), @"^(\d+)\s*/\s*(\d+)$")
-        let fail () = raise (MnistException $"shard must be k/N with 1 ≤ k ≤ N (like 2/4), got '{text}'")
-        if not m.Success then fail ()
-        match Int32.TryParse m.Groups[1].Value, Int32.TryParse m.Groups[2].Value with
-        | (true, k), (true, n) when n >= 1 && k >= 1 && k <= n -> { Index = k; Count = n }
-        | _ -> fail ()
+        let fail () = raise (MnistException $"shard must be k/N with 1 ≤ k ≤ N (like 2/4), or auto, got '{text}'")
+        if text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) then fromEnvironment Environment.GetEnvironmentVariable
+        elif not m.Success then fail ()
+        else
+            match Int32.TryParse m.Groups[1].Value, Int32.TryParse m.Groups[2].Value with
+            | (true, k), (true, n) when n >= 1 && k >= 1 && k <= n -> { Index = k; Count = n }
+            | _ -> fail ()
 
     let contains (shard: Shard) (run: SweepRun) = run.Position % shard.Count = shard.Index - 1
 

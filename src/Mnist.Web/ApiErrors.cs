@@ -23,6 +23,8 @@ public static class ApiErrorCode
     public const string BadSpec = "bad_spec";
     public const string Busy = "busy";
     public const string NotFound = "not_found";
+    public const string NotResumable = "not_resumable";
+    public const string RegistryUnavailable = "registry_unavailable";
     public const string Internal = "internal_error";
 }
 

@@ -1,32 +1,56 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Mnist.Experiments;
 
 namespace Mnist.Web;
 
-/// <summary>A registry run with the links the dashboard shows.</summary>
-public sealed record RunListing(RunRecord Run, string? ReportUrl, string? SweepReportUrl, bool HasModel);
+/// <summary>A registry run with its state ("complete", "running", "interrupted": resumable) and the links the dashboard shows.</summary>
+public sealed record RunListing(RunRow Run, string State, bool Resumable, string? ReportUrl, string? SweepReportUrl, bool HasModel);
 
 /// <summary>What the dashboard asks to serve: a finished job's model or a registry run's.</summary>
 public sealed record UseModelRequest(string? Job, string? Run);
 
 /// <summary>
-/// The dashboard's API: runs from the registry, training jobs with live progress (server-sent
-/// events), putting a trained model into service, and the run reports under /results/.
+/// The dashboard's API: runs from the registry (resuming or discarding an interrupted one),
+/// training jobs with live progress (server-sent events), putting a trained model into service,
+/// and the run reports under /results/.
 /// </summary>
 public static class DashboardEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/runs", (IRunRegistry registry, ServeOptions options) =>
+        app.MapGet("/api/runs", (ResultsRegistry registry, ServeOptions options) =>
         {
-            var runs = registry.Runs().Select(run => Listing(run, options.ResultsDir)).ToList();
-            return Results.Json(new
+            try
             {
-                registry = registry.Location,
-                exists = File.Exists(registry.Location),
-                problem = (registry as SqliteRunRegistry)?.Problem,
-                runs,
-            }, WebJson.Options);
+                var open = registry.Open();
+                var runs = open.Runs().OrderByDescending(r => r.StartedAt, StringComparer.Ordinal).ThenBy(r => r.Id, StringComparer.Ordinal)
+                    .Select(run => Listing(run, open.StateOf(run), options.ResultsDir)).ToList();
+                return Results.Json(new { registry = registry.Location.Display, runs }, WebJson.Options);
+            }
+            catch (Core.MnistException e)
+            {
+                return Results.Json(new { registry = registry.Location.Display, problem = e.Message, runs = Array.Empty<RunListing>() }, WebJson.Options);
+            }
+        });
+
+        app.MapPost("/api/runs/{id}/resume", (string id, TrainingJobs jobs, ResultsRegistry registry) =>
+        {
+            var row = registry.OpenForRequest().TryGet(id)?.Value
+                ?? throw new ApiException(StatusCodes.Status404NotFound, ApiErrorCode.NotFound, $"no run {id} in the registry");
+            return Results.Json(jobs.Resume(row).Snapshot(), WebJson.Options, statusCode: StatusCodes.Status202Accepted);
+        });
+
+        app.MapPost("/api/runs/{id}/discard", (string id, ResultsRegistry registry, ServeOptions options) =>
+        {
+            var outcome = Runner.discard(options.ResultsDir, registry.OpenForRequest(), id);
+            return outcome switch
+            {
+                { IsDiscarded: true } => Results.Json(new { discarded = id }, WebJson.Options),
+                { IsNotFound: true } => throw new ApiException(StatusCodes.Status404NotFound, ApiErrorCode.NotFound, $"no run {id} in the registry"),
+                { IsAlreadyComplete: true } => throw new ApiException(StatusCodes.Status409Conflict, ApiErrorCode.NotResumable, $"run {id} is complete: it is kept"),
+                _ => throw new ApiException(StatusCodes.Status409Conflict, ApiErrorCode.Busy, $"run {id} is being trained; cancel it first"),
+            };
         });
 
         app.MapGet("/api/jobs", (TrainingJobs jobs) => Results.Json(jobs.All(), WebJson.Options));
@@ -50,14 +74,14 @@ public static class DashboardEndpoints
             return Results.Json(job.Snapshot(), WebJson.Options, statusCode: StatusCodes.Status202Accepted);
         });
 
-        app.MapPost("/api/model/use", async (HttpContext context, ModelHost host, TrainingJobs jobs, IRunRegistry registry, ServeOptions options) =>
+        app.MapPost("/api/model/use", async (HttpContext context, ModelHost host, TrainingJobs jobs, ResultsRegistry registry, ServeOptions options) =>
         {
             var request = await ReadJson<UseModelRequest>(context, options);
             string path = request switch
             {
                 { Job: { } id } => Job(jobs, id).ModelPath
                     ?? throw ApiException.BadRequest(ApiErrorCode.BadRequest, $"job {id} has no model (it did not finish)"),
-                { Run: { } id } => registry.Runs().FirstOrDefault(r => r.Id == id) is { } run
+                { Run: { } id } => registry.OpenForRequest().TryGet(id)?.Value is { IsComplete: true } run
                         && ResultsFiles.Resolve(options.ResultsDir, run.Folder + "/" + DefaultModel.ModelFileName) is { } file && File.Exists(file)
                     ? file
                     : throw new ApiException(StatusCodes.Status404NotFound, ApiErrorCode.NotFound, $"no model file for run {id}"),
@@ -79,11 +103,12 @@ public static class DashboardEndpoints
                 : Results.NotFound());
     }
 
-    private static RunListing Listing(RunRecord run, string resultsDir)
+    private static RunListing Listing(RunRow run, RunState state, string resultsDir)
     {
         string? Url(string relative) => ResultsFiles.Find(resultsDir, relative) is null ? null : "/results/" + relative;
-        var model = ResultsFiles.Resolve(resultsDir, run.Folder + "/" + DefaultModel.ModelFileName);
-        return new RunListing(run, Url(run.Folder + "/report.html"), Url(run.Sweep + "/index.html"), model is not null && File.Exists(model));
+        var model = run.IsComplete ? ResultsFiles.Resolve(resultsDir, run.Folder + "/" + DefaultModel.ModelFileName) : null;
+        return new RunListing(run, state.Name, state.IsInterrupted, Url(run.Folder + "/" + Layout.ReportFile), Url(run.Sweep + "/index.html"),
+            model is not null && File.Exists(model));
     }
 
     private static TrainingJob Job(TrainingJobs jobs, string id) =>

@@ -4,6 +4,7 @@ using Mnist.Core.Data;
 using Mnist.Core.IO;
 using Mnist.Core.Models;
 using Mnist.Core.Training;
+using Mnist.Experiments;
 
 namespace Mnist.Web;
 
@@ -27,10 +28,10 @@ public static class DefaultModel
             if (!File.Exists(given)) throw new MnistException($"model file not found: {given}");
             return given;
         }
-        if (BestRegistered(options.ResultsDir, options.Log) is { } best)
+        if (BestRegistered(options) is { } best)
         {
-            options.Log($"no --model given: serving the best run in {Path.Combine(options.ResultsDir, SqliteRunRegistry.FileName)}, "
-                + $"{best.Run.Id} ({best.Run.Preset}, test accuracy {Percent(best.Run.FinalTestAccuracy)})");
+            options.Log($"no --model given: serving the best run in {best.Registry}, "
+                + $"{best.Run.Id} ({best.Run.Spec.Preset}, test accuracy {Percent(best.Run.TestAccuracyOrNull)})");
             return best.Path;
         }
         string classic = ClassicPath(options.ResultsDir);
@@ -45,16 +46,26 @@ public static class DefaultModel
         return classic;
     }
 
-    /// <summary>The complete run with the highest final test accuracy whose model file exists.</summary>
-    public static (RunRecord Run, string Path)? BestRegistered(string resultsDir, Action<string>? log = null)
+    /// <summary>The complete run with the highest final test accuracy whose model file exists, with where it is registered.</summary>
+    public static (RunRow Run, string Path, string Registry)? BestRegistered(ServeOptions options)
     {
-        var registry = SqliteRunRegistry.InResults(resultsDir);
-        var runs = registry.Runs();
-        if (registry.Problem is { } problem) log?.Invoke("ignoring the registry: " + problem);
-        foreach (var run in runs.Where(r => r.IsComplete && r.FinalTestAccuracy is not null).OrderByDescending(r => r.FinalTestAccuracy))
+        var location = RegistryLocation.Resolve(options.Registry, options.ResultsDir);
+        // A fresh results folder has no registry yet: nothing to say.
+        if (location.IsMissingFile) return null;
+        Registry registry;
+        try
         {
-            var path = ResultsFiles.Resolve(resultsDir, run.Folder + "/" + ModelFileName);
-            if (path is not null && File.Exists(path)) return (run, path);
+            registry = Registry.OpenExisting(location, options.ResultsDir);
+        }
+        catch (MnistException e)
+        {
+            options.Log("ignoring the registry: " + e.Message);
+            return null;
+        }
+        foreach (var run in registry.Runs().Where(r => r.IsComplete && r.TestAccuracyOrNull is not null).OrderByDescending(r => r.TestAccuracyOrNull))
+        {
+            var path = ResultsFiles.Resolve(options.ResultsDir, run.Folder + "/" + ModelFileName);
+            if (path is not null && File.Exists(path)) return (run, path, location.Display);
         }
         return null;
     }

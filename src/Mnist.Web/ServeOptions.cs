@@ -5,7 +5,7 @@ namespace Mnist.Web;
 
 /// <summary>
 /// How the server is set up. `mnist serve` fills it from its arguments; the project run on its
-/// own (and the tests) read the same settings from configuration: --model, --results, --data,
+/// own (and the tests) read the same settings from configuration: --model, --results, --registry, --data,
 /// --host, --port, --predictors, --max-body.
 /// </summary>
 public sealed record ServeOptions
@@ -15,6 +15,9 @@ public sealed record ServeOptions
 
     /// <summary>The results folder: runs.db, run reports (served read-only under /results/) and default models.</summary>
     public string ResultsDir { get; init; } = "results";
+
+    /// <summary>The registry: a postgres:// URL or an SQLite file (null: MNIST_REGISTRY, else results/runs.db).</summary>
+    public string? Registry { get; init; }
 
     /// <summary>MNIST for training runs started from the dashboard (null: MNIST_DATA, else the per-user cache).</summary>
     public string? DataDir { get; init; }
@@ -48,6 +51,7 @@ public sealed record ServeOptions
         {
             ModelPath = text("model"),
             ResultsDir = text("results") ?? defaults.ResultsDir,
+            Registry = text("registry"),
             DataDir = text("data"),
             Host = text("host") ?? defaults.Host,
             Port = number("port", defaults.Port, 0),

@@ -13,10 +13,11 @@ namespace Mnist.Web;
 /// thread of their own, so predictions keep being answered. A job is a registry run of the
 /// "dashboard" sweep, trained by the experiments Runner like any sweep run: it has a run id (the
 /// hash of its spec), checkpoints in results/.partial/&lt;id&gt;/, and is filed in
-/// results/dashboard/&lt;id&gt;/ with its report before runs.db calls it complete. Asking again for a
-/// run that is complete trains nothing and offers that run's model.
+/// results/dashboard/&lt;id&gt;/ with its report before the registry calls it complete. Asking again
+/// for a run that is complete trains nothing and offers that run's model; an interrupted run (of
+/// any sweep) is resumed from its last checkpoint.
 /// </summary>
-public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> logger)
+public sealed class TrainingJobs(ServeOptions options, ResultsRegistry registry, ILogger<TrainingJobs> logger)
 {
     /// <summary>The sweep dashboard runs are filed under.</summary>
     public const string Sweep = "dashboard";
@@ -59,9 +60,29 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
         }
     }
 
-    public TrainingJob Start(TrainRequest request)
+    public TrainingJob Start(TrainRequest request) => Launch(request, Describe(request), resuming: null);
+
+    /// <summary>Continues an interrupted registry run from its last checkpoint; a run that is not interrupted is a 409.</summary>
+    public TrainingJob Resume(RunRow row)
     {
-        var run = Describe(request);
+        var state = registry.OpenForRequest().StateOf(row);
+        if (state.IsRunning)
+            throw new ApiException(StatusCodes.Status409Conflict, ApiErrorCode.Busy, $"run {row.Id} is being trained now");
+        var plan = SingleRun.planResume(row);
+        if (plan.IsError) throw new ApiException(StatusCodes.Status409Conflict, ApiErrorCode.NotResumable, plan.ErrorValue);
+        var spec = row.Spec;
+        // What the jobs table shows; the run itself is trained from its recorded spec.
+        var request = new TrainRequest
+        {
+            Preset = spec.Preset, Width = spec.Width, Activation = spec.Activation, Optimizer = spec.Optimizer.Name,
+            Schedule = spec.Schedule.Name, LearningRate = spec.LearningRate, BatchSize = spec.BatchSize, Epochs = spec.Epochs,
+            Seed = spec.Seed, Limit = OptionModule.ToNullable(spec.Limit), Validation = spec.Validation,
+        };
+        return Launch(request, plan.ResultValue, resuming: row);
+    }
+
+    private TrainingJob Launch(TrainRequest request, SweepRun run, RunRow? resuming)
+    {
         TrainingJob job;
         lock (_gate)
         {
@@ -71,12 +92,12 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
             _jobs[job.Id] = job;
             _running = job;
         }
-        var thread = new Thread(() => Run(job, run)) { IsBackground = true, Name = "training " + job.Id };
+        var thread = new Thread(() => Run(job, run, resuming)) { IsBackground = true, Name = "training " + job.Id };
         thread.Start();
         return job;
     }
 
-    private void Run(TrainingJob job, SweepRun run)
+    private void Run(TrainingJob job, SweepRun run, RunRow? resuming)
     {
         try
         {
@@ -94,8 +115,9 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
                 },
                 Epoch = job.Epoch,
             };
-            var runner = SingleRun.options(options.ResultsDir, options.DataDir, job.Log, observer, job.Cancellation.Token);
-            if (!IsComplete(run.Id))
+            var runner = SingleRun.options(options.ResultsDir, registry.Location, options.DataDir, job.Log, observer, job.Cancellation.Token);
+            var open = registry.Open();
+            if (SingleRun.tryComplete(runner, open, run.Id) is null)
             {
                 // Loaded here (once per process) so the page can say so; the Runner finds it cached.
                 job.SetStatus(TrainingJob.States.LoadingData);
@@ -103,19 +125,20 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
                 job.Cancellation.Token.ThrowIfCancellationRequested();
                 job.SetStatus(TrainingJob.States.Training);
             }
-            var outcome = SingleRun.run(runner, Sweep, SweepDescription, run, job.Log);
+            var outcome = resuming is null
+                ? SingleRun.run(runner, open, Sweep, SweepDescription, run, job.Log)
+                : SingleRun.resume(runner, open, resuming, run, job.Log);
             switch (outcome)
             {
                 case { IsTrained: true } or { IsAlreadyDone: true } or { IsAdopted: true }:
-                    var row = SingleRun.tryComplete(options.ResultsDir, run.Id)?.Value
+                    var row = SingleRun.tryComplete(runner, open, run.Id)?.Value
                         ?? throw new InvalidOperationException($"run {run.Id} is not complete in the registry after {outcome}");
                     string? note = outcome.IsTrained ? null : $"run {run.Id} was already complete: nothing was trained";
                     if (note is not null) job.Log(note);
                     var reportUrl = ResultsFiles.Find(options.ResultsDir, row.Folder + "/" + Layout.ReportFile) is null
                         ? null : "/results/" + row.Folder + "/" + Layout.ReportFile;
                     var modelPath = Path.GetFullPath(Path.Combine(options.ResultsDir, row.Folder, DefaultModel.ModelFileName));
-                    job.Finish(TrainingJob.States.Finished, FSharpOption<double>.get_IsSome(row.FinalTestAccuracy) ? row.FinalTestAccuracy.Value : null,
-                        modelPath, reportUrl: reportUrl, note: note);
+                    job.Finish(TrainingJob.States.Finished, row.TestAccuracyOrNull, modelPath, reportUrl: reportUrl, note: note);
                     break;
                 case { IsBusy: true }:
                     job.Finish(TrainingJob.States.Failed, error: $"run {run.Id} is being trained by another process");
@@ -139,6 +162,4 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
             job.Finish(TrainingJob.States.Failed, error: "the training job failed unexpectedly; see the server's log");
         }
     }
-
-    private bool IsComplete(string runId) => FSharpOption<RunRow>.get_IsSome(SingleRun.tryComplete(options.ResultsDir, runId));
 }

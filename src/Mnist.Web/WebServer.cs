@@ -33,7 +33,7 @@ public static class WebServer
             var o = sp.GetRequiredService<ServeOptions>();
             return new ModelHost(ServedModel.Load(DefaultModel.Resolve(o), o.Predictors));
         });
-        services.AddSingleton<IRunRegistry>(sp => SqliteRunRegistry.InResults(sp.GetRequiredService<ServeOptions>().ResultsDir));
+        services.AddSingleton<ResultsRegistry>();
         services.AddSingleton<TrainingJobs>();
         services.AddSingleton<StaticAssets>();
         services.AddHostedService<ModelWarmup>();

@@ -169,6 +169,19 @@ let shardTests =
             Expect.sequenceEqual [ for r in Shard.select (Shard.parse " 1 / 2 ") runs -> r.Position ] [ 0; 2 ] "1/2"
         }
 
+        test "--shard auto reads a Slurm array task or a Kubernetes indexed job" {
+            let from (variables: (string * string) list) = Shard.fromEnvironment (fun name -> variables |> List.tryFind (fst >> (=) name) |> Option.map snd |> Option.toObj)
+            Expect.equal (from [ "SLURM_ARRAY_TASK_ID", "0"; "SLURM_ARRAY_TASK_COUNT", "3" ]) { Index = 1; Count = 3 } "Slurm, 0-based"
+            Expect.equal (from [ "SLURM_ARRAY_TASK_ID", "2"; "SLURM_ARRAY_TASK_COUNT", "1"; "MNIST_SHARD_COUNT", "3" ]) { Index = 3; Count = 3 }
+                "a resubmitted task (an array of one) keeps the sweep's task count"
+            Expect.equal (from [ "JOB_COMPLETION_INDEX", "3"; "MNIST_SHARD_COUNT", "4" ]) { Index = 4; Count = 4 } "Kubernetes"
+            for bad, why in [ [], "needs SLURM_ARRAY_TASK_ID"
+                              [ "JOB_COMPLETION_INDEX", "1" ], "set MNIST_SHARD_COUNT"
+                              [ "SLURM_ARRAY_TASK_ID", "2"; "SLURM_ARRAY_TASK_COUNT", "2" ], "outside 0..1"
+                              [ "SLURM_ARRAY_TASK_ID", "x"; "SLURM_ARRAY_TASK_COUNT", "2" ], "not a number" ] do
+                Expect.stringContains (messageOf (fun () -> from bad)) why $"{bad}"
+        }
+
         test "a malformed shard is refused" {
             for bad in [ "0/3"; "4/3"; "3"; "a/b"; "1/0"; "-1/2" ] do
                 Expect.stringContains (messageOf (fun () -> Shard.parse bad)) "shard must be k/N" bad

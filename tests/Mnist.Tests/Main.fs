@@ -1,4 +1,4 @@
 module Mnist.Tests.Main
 
 [<EntryPoint>]
-let main argv = Mnist.TestProgram.run [] argv ignore
+let main argv = Mnist.TestProgram.run [] argv Mnist.TestPostgres.stop

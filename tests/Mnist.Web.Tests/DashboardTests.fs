@@ -7,44 +7,36 @@ open System.IO
 open System.Net.Http
 open System.Text.Json
 open Expecto
-open Microsoft.Data.Sqlite
 open Mnist.Experiments
 open Mnist.Web
 open Mnist.Web.Tests.Fixture
 open Mnist.Web.Tests.Http
 
-/// The runs table as Mnist.Experiments' Registry.fs creates it.
-let private schema =
-    """CREATE TABLE runs (
-        id TEXT PRIMARY KEY, status TEXT NOT NULL, sweep TEXT NOT NULL, folder TEXT NOT NULL, spec TEXT NOT NULL,
-        engine TEXT NOT NULL, preset TEXT NOT NULL, width REAL NOT NULL, activation TEXT NOT NULL, optimizer TEXT NOT NULL,
-        learning_rate REAL NOT NULL, schedule TEXT NOT NULL, batch_size INTEGER NOT NULL, epochs INTEGER NOT NULL,
-        seed INTEGER NOT NULL, sample_limit INTEGER, validation INTEGER NOT NULL, parameters INTEGER NOT NULL,
-        epochs_done INTEGER NOT NULL DEFAULT 0, final_test_accuracy REAL, final_test_loss REAL, best_test_accuracy REAL,
-        best_epoch INTEGER, final_validation_accuracy REAL, best_validation_accuracy REAL, train_seconds REAL,
-        started_at TEXT NOT NULL, finished_at TEXT, host TEXT NOT NULL)"""
+/// A complete run's metrics as a finished run writes them (one epoch).
+let private finished (id: string) (accuracy: float) : RunMetrics =
+    let epoch = Mnist.Core.Training.EpochMetrics(1, 0.3, 0.9, Nullable(), Nullable(), 0.05, accuracy, 33.5, 1800.0, 0.05f)
+    { Id = id
+      Engine = "core"
+      Sweep = "lr-sweep"
+      Spec = ExperimentSpec.defaults
+      Parameters = 421642L
+      History = [| epoch |]
+      Test = Mnist.Core.Training.EvaluationSummary(0.05, accuracy, Array.init 10 (fun _ -> Array.zeroCreate 10), [], [])
+      StoppedEarly = false
+      TrainSeconds = 33.5
+      WallSeconds = 40.0
+      FinishedAt = DateTimeOffset.UtcNow
+      Host = "test" }
 
-/// A results folder with a registry of three runs: the best has no model file left, the second
-/// best has its model, report and sweep report; one is still running.
+/// A results folder with a registry of three runs, written through the registry: the best has
+/// no model file left, the second best has its model, report and sweep report; one was started
+/// and left (nobody holds its lock: interrupted).
 let private resultsWithRuns () =
     let results = scratch "registry"
-    use db = new SqliteConnection($"Data Source={Path.Combine(results, SqliteRunRegistry.FileName)};Pooling=False")
-    db.Open()
-    let exec (sql: string) =
-        use cmd = db.CreateCommand()
-        cmd.CommandText <- sql
-        cmd.ExecuteNonQuery() |> ignore
-    exec schema
-    let insert id status folder (accuracy: string) started =
-        exec
-            $"""INSERT INTO runs (id, status, sweep, folder, spec, engine, preset, width, activation, optimizer, learning_rate,
-                schedule, batch_size, epochs, seed, validation, parameters, epochs_done, final_test_accuracy, best_test_accuracy,
-                train_seconds, started_at, host)
-               VALUES ('{id}', '{status}', 'lr-sweep', '{folder}', '{{}}', 'core', 'classic', 1.0, 'relu', 'nesterov', 0.05,
-                'onecycle', 64, 1, 1, 0, 421642, 1, {accuracy}, {accuracy}, 33.5, '{started}', 'test')"""
-    insert "aaaa1111" "complete" "lr-sweep/aaaa1111" "0.9931" "2025-01-01T00:00:00Z"
-    insert "bbbb2222" "complete" "lr-sweep/bbbb2222" "0.9886" "2025-01-02T00:00:00Z"
-    insert "cccc3333" "running" "lr-sweep/cccc3333" "NULL" "2025-01-03T00:00:00Z"
+    let registry = Registry.Open results
+    registry.Complete(finished "aaaa1111" 0.9931, "lr-sweep/aaaa1111")
+    registry.Complete(finished "bbbb2222" 0.9886, "lr-sweep/bbbb2222")
+    registry.MarkRunning("cccc3333", "lr-sweep", "lr-sweep/cccc3333", ExperimentSpec.defaults, "core", 421642L)
     let run = Directory.CreateDirectory(Path.Combine(results, "lr-sweep", "bbbb2222")).FullName
     File.Copy(modelPath.Value, Path.Combine(run, "model.safetensors"))
     File.WriteAllText(Path.Combine(run, "report.html"), "<html><body>run report</body></html>")
@@ -55,7 +47,7 @@ let private resultsWithRuns () =
     results
 
 /// Reads server-sent events until the stream ends: (event, data) pairs.
-let private readEvents (client: HttpClient) (path: string) =
+let readEvents (client: HttpClient) (path: string) =
     task {
         use! stream = client.GetStreamAsync(path: string)
         use reader = new StreamReader(stream)
@@ -92,12 +84,17 @@ let registry =
               Expect.isTrue (good.GetProperty("hasModel").GetBoolean()) "has its model"
               Expect.floatClose Accuracy.high (good.GetProperty("run").GetProperty("finalTestAccuracy").GetDouble()) 0.9886 "accuracy"
               Expect.isFalse ((byId "aaaa1111").GetProperty("hasModel").GetBoolean()) "model file gone"
-              Expect.equal ((byId "cccc3333").GetProperty("run").GetProperty("status").GetString()) "running" "still running"
+              let left = byId "cccc3333"
+              Expect.equal (left.GetProperty("run").GetProperty("status").GetString()) "running" "the registry says running"
+              Expect.equal (left.GetProperty("state").GetString()) "interrupted" "but nobody trains it"
+              Expect.isTrue (left.GetProperty("resumable").GetBoolean()) "so it can be resumed"
+              Expect.isFalse (good.GetProperty("resumable").GetBoolean()) "a complete run is not"
+              Expect.equal (good.GetProperty("run").GetProperty("spec").GetProperty("preset").GetString()) "classic" "its settings"
           }
 
           testT "a registry file that is not one lists nothing and says why, without failing" <| fun () -> task {
               let results = scratch "bad-registry"
-              File.WriteAllText(Path.Combine(results, SqliteRunRegistry.FileName), "not a database, just text that is long enough to look like something")
+              File.WriteAllText(Layout.database results, "not a database, just text that is long enough to look like something")
               use f = factory [ "model", modelPath.Value; "results", results ]
               let! answer = get (f.CreateClient()) "/api/runs"
               Expect.equal answer.Status 200 answer.Text
@@ -265,8 +262,8 @@ let registry =
               Expect.equal row.Value.Status "running" "but not complete"
               Expect.isFalse (File.Exists(Path.Combine(results, "dashboard", runId, "metrics.json"))) "no finished folder"
               let! runs = get client "/api/runs"
-              let statuses = [ for r in runs.Body.GetProperty("runs").EnumerateArray() -> r.GetProperty("run").GetProperty("status").GetString() ]
-              Expect.equal statuses [ "running" ] "the runs table does not call it complete"
+              let listed = [ for r in runs.Body.GetProperty("runs").EnumerateArray() -> r.GetProperty("run").GetProperty("status").GetString(), r.GetProperty("state").GetString() ]
+              Expect.equal listed [ "running", "interrupted" ] "the runs table does not call it complete: it is interrupted, resumable"
           }
 
           testT "bad job requests are refused with a reason" <| fun () -> task {

@@ -106,8 +106,10 @@ let private effects (metric: Ranking.Metric) (ranked: RunRow list) =
               |> List.map (fun (m, rs) -> m, rs |> List.map (fun r -> r.Spec.Optimizer.Name, point metric bestId 0.0 r))
           yield categoricalEffect "Error against optimizer, per model" "optimizer" yTitle series ]
 
-/// The sweep page's HTML. <paramref name="epochsOf"/> gives a run's per-epoch metrics.
-let render (results: string) (sweep: string) (description: string) (rows: RunRow list) (planned: int) (epochsOf: string -> EpochMetrics list) =
+/// The sweep page's HTML. <paramref name="unfinished"/> are the started runs that are not
+/// complete, with their state; <paramref name="epochsOf"/> gives a run's per-epoch metrics.
+let render (results: string) (sweep: string) (description: string) (rows: RunRow list) (unfinished: (RunRow * RunState) list)
+           (planned: int) (epochsOf: string -> EpochMetrics list) =
     let pageDir = Layout.sweepDir results sweep
     let ranked = Ranking.rank rows
     let metric = Ranking.metricFor rows
@@ -115,8 +117,9 @@ let render (results: string) (sweep: string) (description: string) (rows: RunRow
     body.Append($"<h1>Sweep {esc sweep}</h1>") |> ignore
     if description <> "" then body.Append($"<p class=\"sub\">{esc description}</p>") |> ignore
     let pending = planned - ranked.Length
+    let states = RunState.Counts(List.map snd unfinished)
     body.Append($"<p class=\"sub\">{ranked.Length} of {planned} runs complete")
-        .Append(if pending > 0 then $" ({pending} still to run: <code>mnist sweep {esc sweep}</code> finishes them)" else "")
+        .Append(if pending > 0 then $" ({pending} still to run" + (if states.IsEmpty then "" else ", of which " + String.Join(" and ", states)) + $": <code>mnist sweep {esc sweep}</code> finishes them)" else "")
         .Append($". Runs are ranked by final {esc metric.Name}; click a column header to sort by it.</p>") |> ignore
     match ranked with
     | [] -> body.Append("<p>No finished runs yet.</p>") |> ignore
@@ -154,9 +157,11 @@ let write (results: string) (registry: Registry) (sweep: string) =
     PlotlyAsset.ensure results |> ignore
     let definition = registry.SweepDefinition sweep
     let members = registry.Members sweep
-    let rows = registry.Runs sweep |> List.filter (fun r -> r.IsComplete)
+    let all = registry.Runs sweep
+    let rows = all |> List.filter (fun r -> r.IsComplete)
+    let unfinished = [ for r in all do if not r.IsComplete then yield r, registry.StateOf r ]
     let description = definition |> Option.map (fun d -> d.Description) |> Option.defaultValue ""
-    let html = render results sweep description rows (max members.Length rows.Length) (fun id -> registry.Epochs id)
+    let html = render results sweep description rows unfinished (max members.Length rows.Length) (fun id -> registry.Epochs id)
     let path = Layout.sweepReport results sweep
     Files.writeAllTextAtomic path html
     path

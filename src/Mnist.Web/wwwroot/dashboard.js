@@ -1,5 +1,6 @@
-// The runs dashboard: the registry's runs with their reports, and training jobs started here,
-// followed live through server-sent events (GET /api/jobs/{id}/events).
+// The runs dashboard: the registry's runs with their reports (an interrupted one can be resumed
+// or discarded), and training jobs started here, followed live through server-sent events
+// (GET /api/jobs/{id}/events).
 "use strict";
 
 const $ = id => document.getElementById(id);
@@ -44,23 +45,31 @@ async function api(method, url, body) {
 // ---- the registry ---------------------------------------------------------------------------
 async function loadRuns() {
   const data = await api("GET", "/api/runs");
-  $("registry").textContent = data.exists
-    ? `${data.runs.length} run(s) in ${data.registry}` + (data.problem ? ` — ${data.problem}` : "")
-    : `No registry yet at ${data.registry}: run a sweep (dotnet fsi build.fsx -t Sweep) or train here.`;
+  $("registry").textContent = data.problem
+    ? `Cannot read the registry ${data.registry}: ${data.problem}`
+    : data.runs.length
+      ? `${data.runs.length} run(s) in ${data.registry}`
+      : `No runs yet in ${data.registry}: run a sweep (dotnet fsi build.fsx -t Sweep) or train here.`;
   const body = $("runs").tBodies[0];
   body.replaceChildren();
-  for (const { run, reportUrl, sweepReportUrl, hasModel } of data.runs) {
+  for (const { run, state, resumable, reportUrl, sweepReportUrl, hasModel } of data.runs) {
+    const spec = run.spec;
     const tr = document.createElement("tr");
     cell(tr, run.id.slice(0, 10)).title = run.id;
     cell(tr, sweepReportUrl ? link(sweepReportUrl, run.sweep) : run.sweep);
-    cell(tr, run.status);
-    cell(tr, run.preset + (run.width && run.width !== 1 ? ` ×${run.width}` : ""));
-    cell(tr, run.activation);
-    cell(tr, run.optimizer);
+    // An interrupted run's actions sit beside its state, where the eye already is.
+    const status = cell(tr, resumable ? "interrupted — resumable " : state, "status-" + state);
+    if (resumable) {
+      status.appendChild(button("resume", () => runAction(run.id, "resume")));
+      status.appendChild(button("discard", () => runAction(run.id, "discard")));
+    }
+    cell(tr, spec.preset + (spec.width && spec.width !== 1 ? ` ×${spec.width}` : ""));
+    cell(tr, spec.activation);
+    cell(tr, spec.optimizer.name);
     // Stored as float32: 0.15 comes back as 0.15000000596…, so show the shortest faithful form.
-    cell(tr, run.learningRate == null ? "–" : String(Number(run.learningRate.toPrecision(6))), "num");
-    cell(tr, run.batchSize, "num");
-    cell(tr, `${run.epochsDone ?? 0}/${run.epochs ?? "?"}`, "num");
+    cell(tr, String(Number(spec.learningRate.toPrecision(6))), "num");
+    cell(tr, spec.batchSize, "num");
+    cell(tr, `${run.epochsDone ?? 0}/${spec.epochs}`, "num");
     cell(tr, run.parameters?.toLocaleString("en"), "num");
     cell(tr, pct(run.finalTestAccuracy), "num");
     cell(tr, pct(run.bestTestAccuracy), "num");
@@ -68,6 +77,18 @@ async function loadRuns() {
     cell(tr, reportUrl ? link(reportUrl, "report") : "–");
     cell(tr, hasModel ? button("serve", () => useModel({ run: run.id })) : "");
     body.appendChild(tr);
+  }
+}
+
+// Resumes an interrupted run (a job followed here) or discards it (its checkpoint too).
+async function runAction(id, action) {
+  if (action === "discard" && !confirm(`Discard run ${id} and its checkpoint?`)) return;
+  try {
+    const answer = await api("POST", `/api/runs/${encodeURIComponent(id)}/${action}`);
+    if (action === "resume") { follow(answer.id); loadJobs(); }
+    loadRuns();
+  } catch (err) {
+    alert(`Could not ${action} run ${id}: ${err.message}`);
   }
 }
 
