@@ -4,7 +4,6 @@ module Mnist.Cli.BenchCommand
 
 open Argu
 open Mnist.Core.Models
-open Mnist.Core.Optim
 open Mnist.Core.Training
 open Mnist.Cli.Common
 
@@ -18,9 +17,9 @@ type BenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Preset _ -> "network preset (default classic; the twin knows classic)"
+            | Preset _ -> $"network preset (default {TrainingDefaults.Preset}; the twin knows classic)"
             | Runs _ -> "epochs to time; the median is reported (default 3)"
-            | Batch_Size _ -> "mini-batch size (default 64)"
+            | Batch_Size _ -> $"mini-batch size (default {TrainingDefaults.BatchSize})"
             | Limit _ -> "time epochs over the first N training images only"
             | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
             | Compare_Pytorch -> "time the PyTorch twin (2 threads, flush-denormal) the same way and print the ratio"
@@ -31,14 +30,13 @@ let median (values: float list) =
     if n % 2 = 1 then sorted[n / 2] else (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
 
 let run (args: ParseResults<BenchArgs>) =
-    let preset = args.GetResult(Preset, "classic")
+    let preset = args.GetResult(Preset, TrainingDefaults.Preset)
     let runs = args.GetResult(Runs, 3)
     require (runs >= 1) "runs must be at least 1"
-    let batch = args.GetResult(Batch_Size, 64)
+    let batch = args.GetResult(Batch_Size, TrainingDefaults.BatchSize)
     let data = loadData (args.TryGetResult Data_Dir)
-    let spec =
-        TrainingSpec(Epochs = runs, BatchSize = batch, LearningRate = 0.05f, Optimizer = OptimizerConfig "nesterov",
-                     Schedule = ScheduleConfig "onecycle", Limit = Option.toNullable (args.TryGetResult Limit)).Validate()
+    // The default recipe (what the twin mirrors with --optimizer nesterov --one-cycle).
+    let spec = TrainingSpec(Epochs = runs, BatchSize = batch, Limit = Option.toNullable (args.TryGetResult Limit)).Validate()
     let config = Presets.Create preset
     let result = Trainer(config, spec).Run(data, TrainingCallbacks(Epoch = fun m -> printfn "  ours  epoch %d: %s s" m.Epoch (inv "F2" m.Seconds)))
     let ours = result.History |> Seq.map (fun m -> m.Seconds) |> List.ofSeq |> median
@@ -47,7 +45,7 @@ let run (args: ParseResults<BenchArgs>) =
     if args.Contains Compare_Pytorch then
         let limit = args.TryGetResult Limit |> Option.map (fun n -> [ "--limit"; string n ]) |> Option.defaultValue []
         let twin =
-            PyTorchTwin.run ([ "train"; "--epochs"; string runs; "--batch-size"; string batch; "--optimizer"; "nesterov"; "--lr"; "0.05"; "--one-cycle"; "--data-dir"; data.Directory ] @ limit)
+            PyTorchTwin.run ([ "train"; "--epochs"; string runs; "--batch-size"; string batch; "--optimizer"; TrainingDefaults.Optimizer; "--lr"; string TrainingDefaults.LearningRate; "--one-cycle"; "--data-dir"; data.Directory ] @ limit)
             |> List.map (fun line ->
                 let seconds = line.GetProperty("seconds").GetDouble()
                 printfn "  torch epoch %d: %s s" (line.GetProperty("epoch").GetInt32()) (inv "F2" seconds)

@@ -39,20 +39,20 @@ module ExperimentSpec =
     [<Literal>]
     let Mnist = "mnist"
 
-    /// The engine's own defaults (those of `mnist train`).
+    /// The engine's own defaults (those of `mnist train`: TrainingDefaults).
     let defaults =
         { Dataset = Mnist
-          Preset = "classic"
-          Width = 1.0
-          Activation = "relu"
-          Optimizer = OptimizerConfig("nesterov")
-          LearningRate = 0.05f
-          Schedule = ScheduleConfig("onecycle")
-          BatchSize = 64
-          Epochs = 1
-          Seed = 1UL
+          Preset = TrainingDefaults.Preset
+          Width = TrainingDefaults.Width
+          Activation = TrainingDefaults.Activation
+          Optimizer = OptimizerConfig(TrainingDefaults.Optimizer)
+          LearningRate = TrainingDefaults.LearningRate
+          Schedule = ScheduleConfig(TrainingDefaults.Schedule)
+          BatchSize = TrainingDefaults.BatchSize
+          Epochs = TrainingDefaults.Epochs
+          Seed = TrainingDefaults.Seed
           Limit = None
-          Validation = 0
+          Validation = TrainingDefaults.Validation
           Patience = None }
 
     let trainingSpec (spec: ExperimentSpec) =

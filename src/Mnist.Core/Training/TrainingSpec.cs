@@ -6,22 +6,20 @@ namespace Mnist.Core.Training;
 
 /// <summary>
 /// How a network is trained, as data: with the model config and the data set it fully describes
-/// a run, and the same spec and seed give the same numbers on the same machine.
-/// The defaults are the best short-run recipe measured here: SGD with Nesterov momentum and a
-/// one-cycle schedule sized to the run (learning rate peaking at 0.05, momentum cycling between
-/// 0.95 and 0.85), so they adapt to the number of epochs.
+/// a run, and the same spec and seed give the same numbers on the same machine. The defaults are
+/// <see cref="TrainingDefaults"/>.
 /// </summary>
 public sealed record TrainingSpec
 {
-    public int Epochs { get; init; } = 1;
-    public int BatchSize { get; init; } = 64;
+    public int Epochs { get; init; } = TrainingDefaults.Epochs;
+    public int BatchSize { get; init; } = TrainingDefaults.BatchSize;
     /// <summary>The peak learning rate (the constant one for a constant schedule).</summary>
-    public float LearningRate { get; init; } = 0.05f;
-    public ulong Seed { get; init; } = 1;
-    public OptimizerConfig Optimizer { get; init; } = new("nesterov");
-    public ScheduleConfig Schedule { get; init; } = new("onecycle");
+    public float LearningRate { get; init; } = TrainingDefaults.LearningRate;
+    public ulong Seed { get; init; } = TrainingDefaults.Seed;
+    public OptimizerConfig Optimizer { get; init; } = new(TrainingDefaults.Optimizer);
+    public ScheduleConfig Schedule { get; init; } = new(TrainingDefaults.Schedule);
     /// <summary>Samples held out from the end of the training set for validation (0: none).</summary>
-    public int ValidationCount { get; init; }
+    public int ValidationCount { get; init; } = TrainingDefaults.Validation;
     /// <summary>Train on the first N training samples only (quick runs, tests).</summary>
     public int? Limit { get; init; }
     /// <summary>Stop after this many epochs without a better validation accuracy (needs validation).</summary>
