@@ -1,6 +1,78 @@
+using Mnist.Core.GradCheck;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
+
+/// <summary>Batch norm: 1-D after a flat input, 2-D after an image-shaped one.</summary>
+public sealed record BatchNormSpec(float Momentum = 0.1f, float Epsilon = 1e-5f) : LayerSpec;
+
+/// <summary>"batchnorm": a <see cref="BatchNorm1D"/> after a [features] input, a <see cref="BatchNorm2D"/> after [C, H, W].</summary>
+internal sealed class BatchNormKind : LayerKind<BatchNormSpec, BatchNorm>
+{
+    public override string Name => "batchnorm";
+
+    protected override BatchNorm Build(BatchNormSpec s, LayerContext context) => context.InputShape.Length switch
+    {
+        1 => new BatchNorm1D(context.InputShape[0], s.Momentum, s.Epsilon),
+        3 => new BatchNorm2D(context.InputShape[0], s.Momentum, s.Epsilon),
+        _ => throw new MnistException($"batchnorm needs a [features] or [C, H, W] input, not {Tensor.ShapeText(context.InputShape)}"),
+    };
+
+    /// <summary>Batch statistics in training (the running ones untouched), running statistics in evaluation.</summary>
+    private protected override Float64Tensor Float64(BatchNorm bn, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        int batch = input.Batch, channels = bn.Channels, plane = x.Length / (batch * channels);
+        var y = new double[x.Length];
+        for (int c = 0; c < channels; c++)
+        {
+            double mean, variance;
+            if (pass.Training)
+            {
+                double sum = 0, sq = 0;
+                for (int b = 0; b < batch; b++)
+                    for (int i = 0; i < plane; i++) sum += x[(b * channels + c) * plane + i];
+                mean = sum / (batch * plane);
+                for (int b = 0; b < batch; b++)
+                    for (int i = 0; i < plane; i++)
+                    {
+                        double d = x[(b * channels + c) * plane + i] - mean;
+                        sq += d * d;
+                    }
+                variance = sq / (batch * plane);
+            }
+            else
+            {
+                mean = bn.RunningMean[c];
+                variance = bn.RunningVar[c];
+            }
+            double scale = bn.Gamma.Value[c] / Math.Sqrt(variance + bn.Epsilon);
+            for (int b = 0; b < batch; b++)
+                for (int i = 0; i < plane; i++)
+                {
+                    int j = (b * channels + c) * plane + i;
+                    y[j] = (x[j] - mean) * scale + bn.Beta.Value[c];
+                }
+        }
+        return input with { Values = y };
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("batchnorm1d in training", () => new BatchNorm1D(5), LayerCheck.Gaussian(0f, 6, 5)),
+        new("batchnorm2d in training", () => new BatchNorm2D(3), LayerCheck.Gaussian(0f, 3, 3, 4, 4)),
+        new("batchnorm2d in evaluation", Trained2D, LayerCheck.Gaussian(0f, 2, 3, 3, 3), Training: false),
+    ];
+
+    /// <summary>Batch norm with running statistics from one training pass, for its evaluation mode.</summary>
+    private static Layer Trained2D()
+    {
+        var bn = new BatchNorm2D(3);
+        bn.Forward(RandomInputs.Gaussian(3, 0f, 4, 3, 3, 3), true);
+        return bn;
+    }
+}
 
 /// <summary>
 /// Batch normalisation per channel: y = γ·(x − μ)/√(σ² + ε) + β. Training uses the batch's

@@ -1,7 +1,60 @@
+using Mnist.Core.GradCheck;
 using Mnist.Core.Kernels;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
+
+/// <summary>Convolution with <paramref name="Out"/> channels and a square kernel.</summary>
+public sealed record Conv2DSpec(int Out, int Kernel = 3, int Stride = 1, int Pad = 0, bool Bias = true) : LayerSpec;
+
+/// <summary>"conv2d": a <see cref="Conv2D"/> over the input's channels.</summary>
+internal sealed class Conv2DKind : LayerKind<Conv2DSpec, Conv2D>
+{
+    public override string Name => "conv2d";
+
+    protected override Conv2D Build(Conv2DSpec s, LayerContext context) =>
+        new(context.ImageChannels(Name), s.Out, s.Kernel, s.Stride, s.Pad, s.Bias);
+
+    private protected override Float64Tensor Float64(Conv2D c, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        int n = input.Batch, ch = input.Shape[1], h = input.Shape[2], w = input.Shape[3];
+        int k = c.Kernel, s = c.Stride, p = c.Padding, o = c.OutChannels;
+        int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+        var wt = c.Weight.Value.Span;
+        var y = new double[n * o * oh * ow];
+        for (int b = 0; b < n; b++)
+            for (int oc = 0; oc < o; oc++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double sum = c.Bias is null ? 0 : c.Bias.Value[oc];
+                        for (int ic = 0; ic < ch; ic++)
+                            for (int ky = 0; ky < k; ky++)
+                            {
+                                int iy = oy * s - p + ky;
+                                if (iy < 0 || iy >= h) continue;
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    int ix = ox * s - p + kx;
+                                    if (ix < 0 || ix >= w) continue;
+                                    sum += wt[((oc * ch + ic) * k + ky) * k + kx] * x[((b * ch + ic) * h + iy) * w + ix];
+                                }
+                            }
+                        y[((b * o + oc) * oh + oy) * ow + ox] = sum;
+                    }
+        return new(y, [n, o, oh, ow]);
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("conv2d 3x3 stride 1 pad 1", () => new Conv2D(2, 3, 3, 1, 1), LayerCheck.Gaussian(0f, 2, 2, 5, 5)),
+        new("conv2d 5x5 stride 2 pad 2", () => new Conv2D(2, 3, 5, 2, 2), LayerCheck.Gaussian(0f, 2, 2, 7, 6)),
+        new("conv2d 1x1 stride 2 without bias", () => new Conv2D(3, 2, 1, 2, 0, false), LayerCheck.Gaussian(0f, 2, 3, 5, 5)),
+        new("conv2d 2x2 stride 3 no pad", () => new Conv2D(1, 2, 2, 3, 0), LayerCheck.Gaussian(0f, 3, 1, 8, 8)),
+    ];
+}
 
 /// <summary>
 /// 2-D convolution over NCHW images: square kernel, any stride and zero padding; weights
@@ -39,8 +92,6 @@ public sealed class Conv2D : Layer, IInitializable
     public int Padding { get; }
     public Parameter Weight { get; }
     public Parameter? Bias { get; }
-
-    public override string Kind => "conv2d";
 
     public override IEnumerable<Parameter> Parameters => Bias is null ? [Weight] : [Weight, Bias];
 

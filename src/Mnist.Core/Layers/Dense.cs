@@ -1,7 +1,42 @@
+using Mnist.Core.GradCheck;
 using Mnist.Core.Kernels;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
+
+/// <summary>A fully connected layer with <paramref name="Out"/> outputs.</summary>
+public sealed record DenseSpec(int Out) : LayerSpec;
+
+/// <summary>"dense": a <see cref="Dense"/> over every element of a sample.</summary>
+internal sealed class DenseKind : LayerKind<DenseSpec, Dense>
+{
+    public override string Name => "dense";
+
+    protected override Dense Build(DenseSpec s, LayerContext context) => new(context.Features, s.Out);
+
+    private protected override Float64Tensor Float64(Dense d, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        int batch = input.Batch, inF = d.InFeatures, outF = d.OutFeatures;
+        var w = d.Weight.Value.Span;
+        var y = new double[batch * outF];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < outF; o++)
+            {
+                double sum = d.Bias.Value[o];
+                for (int i = 0; i < inF; i++) sum += w[o * inF + i] * x[b * inF + i];
+                y[b * outF + o] = sum;
+            }
+        return new(y, [batch, outF]);
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("dense", () => new Dense(7, 5), LayerCheck.Gaussian(0f, 3, 7)),
+        new("dense on an image-shaped input", () => new Dense(12, 4), LayerCheck.Gaussian(0f, 2, 3, 2, 2)),
+    ];
+}
 
 /// <summary>
 /// Fully connected: y = x·Wᵀ + b with W [out, in] (PyTorch layout). Accepts any input whose
@@ -27,8 +62,6 @@ public sealed class Dense : Layer, IInitializable
     public int OutFeatures { get; }
     public Parameter Weight { get; }
     public Parameter Bias { get; }
-
-    public override string Kind => "dense";
 
     public override IEnumerable<Parameter> Parameters => [Weight, Bias];
 

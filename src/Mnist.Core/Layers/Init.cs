@@ -18,6 +18,16 @@ public interface IInitializable
     void Initialize(InitScheme scheme, Rng rng);
 }
 
+/// <summary>
+/// A layer whose kind decides how the weights feeding it should start: an activation, or a block
+/// that ends in one. <see cref="Models.ModelBuilder"/> gives each weighted layer the preference of
+/// the first such layer after it.
+/// </summary>
+public interface IInitPreference
+{
+    InitScheme PreferredInit { get; }
+}
+
 /// <summary>Weight initialisation driven by an <see cref="Rng"/>, so a seed fixes the starting network.</summary>
 public static class Init
 {

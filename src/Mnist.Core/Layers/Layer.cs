@@ -20,8 +20,6 @@ public sealed class Parameter(string name, Tensor value)
 /// </summary>
 public abstract class Layer
 {
-    public abstract string Kind { get; }
-
     /// <summary>
     /// False for the network's first layer: nothing consumes the gradient with respect to the
     /// images, so layers may skip computing it (Backward then returns an unspecified tensor).

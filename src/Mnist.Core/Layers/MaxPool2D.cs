@@ -1,10 +1,32 @@
+using Mnist.Core.GradCheck;
 using Mnist.Core.Kernels;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
 
+/// <summary>Max pooling; the stride defaults to the window size.</summary>
+public sealed record MaxPoolSpec(int Size = 2, int? Stride = null) : LayerSpec;
+
+/// <summary>"maxpool": a <see cref="MaxPool2D"/>.</summary>
+internal sealed class MaxPoolKind : LayerKind<MaxPoolSpec, MaxPool2D>
+{
+    public override string Name => "maxpool";
+
+    protected override MaxPool2D Build(MaxPoolSpec s, LayerContext context) => new(s.Size, s.Stride);
+
+    private protected override Float64Tensor Float64(MaxPool2D layer, Float64Tensor x, Float64Pass pass) => layer.Float64(x, pass);
+
+    // Shuffled ramps: no near-ties inside a pooling window.
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("maxpool 2x2 stride 2", () => new MaxPool2D(2), () => RandomInputs.ShuffledRamp(5, 0.05f, 2, 2, 6, 6)),
+        new("maxpool 3x3 stride 2 (overlapping windows)", () => new MaxPool2D(3, 2), () => RandomInputs.ShuffledRamp(6, 0.05f, 2, 2, 7, 7)),
+    ];
+}
+
 /// <summary>Max pooling over size×size windows; backward sends each gradient to the window's winner.</summary>
-public sealed class MaxPool2D(int size = 2, int? stride = null) : Pool2D("maxpool", size, stride), IPiecewise
+public sealed class MaxPool2D(int size = 2, int? stride = null) : Pool2D("max pooling", size, stride), IPiecewise
 {
     private int[] _argmax = [];
 
@@ -25,6 +47,8 @@ public sealed class MaxPool2D(int size = 2, int? stride = null) : Pool2D("maxpoo
     }
 
     ulong IPiecewise.HashPieces(ulong hash) => Pieces.Indices(hash, _argmax.AsSpan(0, Output.Length));
+
+    internal Float64Tensor Float64(Float64Tensor x, Float64Pass pass) => Float64(x, pass, max: true);
 
     public override string ToString() => $"MaxPool2D({Size}x{Size}, stride {Stride})";
 }

@@ -21,8 +21,6 @@ public sealed class Sequential : Layer, ICompositeLayer
 
     public IReadOnlyList<Layer> Layers => _layers;
 
-    public override string Kind => "sequential";
-
     public IEnumerable<(string Name, Layer Layer)> Children
     {
         get

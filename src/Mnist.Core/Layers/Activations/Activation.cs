@@ -6,7 +6,7 @@ namespace Mnist.Core.Layers;
 /// An element-wise activation y = f(x) of any shape. Subclasses give f and its derivative; the
 /// base keeps x and y for backward and owns the buffers.
 /// </summary>
-public abstract class Activation : Layer
+public abstract class Activation : Layer, IInitPreference
 {
     private readonly Tensor _output = OwnedBuffers.Empty();
     private readonly Tensor _gradInput = OwnedBuffers.Empty();
@@ -17,6 +17,9 @@ public abstract class Activation : Layer
 
     /// <summary>dx = dy · f′(x), given x and the y that Apply produced.</summary>
     protected abstract void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx);
+
+    /// <summary>f in float64, the gradient checker's reference.</summary>
+    internal abstract double Float64(double x);
 
     /// <summary>The input of the last forward pass.</summary>
     protected Tensor? LastInput => _input;

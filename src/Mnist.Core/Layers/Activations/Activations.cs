@@ -1,4 +1,31 @@
+using Mnist.Core.GradCheck;
+using Mnist.Core.Models;
+
 namespace Mnist.Core.Layers;
+
+/// <summary>An activation by name (see <see cref="Activations.Names"/>); slope for leakyrelu, alpha for elu.</summary>
+public sealed record ActivationSpec(string Name, float? Slope = null, float? Alpha = null) : LayerSpec;
+
+/// <summary>"activation": one of <see cref="Activations"/>, by name.</summary>
+internal sealed class ActivationKind : LayerKind<ActivationSpec, Activation>
+{
+    public override string Name => "activation";
+
+    protected override Activation Build(ActivationSpec s, LayerContext context) => Activations.Create(s.Name, s.Slope, s.Alpha);
+
+    private protected override Float64Tensor Float64(Activation act, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        var y = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = act.Float64(x[i]);
+        if (act is IPiecewise) pass.Signs(x);
+        return input with { Values = y };
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+        from name in Activations.Names.Select(Activations.Canonical).Distinct()
+        select new LayerCheck("activation " + name, () => Activations.Create(name, slope: 0.1f, alpha: 0.7f), LayerCheck.Gaussian(0.1f, 3, 4, 2, 2));
+}
 
 /// <summary>Activations by name, for configs and command lines.</summary>
 public static class Activations

@@ -7,7 +7,7 @@ public sealed class ELU(float alpha = 1f) : Activation, IPiecewise
     ulong IPiecewise.HashPieces(ulong hash) => Pieces.Signs(hash, LastInput is null ? default : LastInput.Span);
 
     public float Alpha { get; } = alpha;
-    public override string Kind => "elu";
+    internal override double Float64(double x) => x > 0 ? x : Alpha * (Math.Exp(x) - 1);
 
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
     {

@@ -6,7 +6,7 @@ public sealed class LeakyReLU(float slope = 0.01f) : Activation, IPiecewise
     ulong IPiecewise.HashPieces(ulong hash) => Pieces.Signs(hash, LastInput is null ? default : LastInput.Span);
 
     public float Slope { get; } = slope;
-    public override string Kind => "leakyrelu";
+    internal override double Float64(double x) => x > 0 ? x : Slope * x;
 
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
     {

@@ -3,7 +3,7 @@ namespace Mnist.Core.Layers;
 /// <summary>y = 1 / (1 + e⁻ˣ); its slope is y(1 − y).</summary>
 public sealed class Sigmoid : Activation
 {
-    public override string Kind => "sigmoid";
+    internal override double Float64(double x) => 1 / (1 + Math.Exp(-x));
     public override InitScheme PreferredInit => InitScheme.Xavier;
 
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y)

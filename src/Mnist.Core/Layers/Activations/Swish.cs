@@ -3,7 +3,7 @@ namespace Mnist.Core.Layers;
 /// <summary>Swish / SiLU: y = x·σ(x); its slope is σ(x)·(1 + x·(1 − σ(x))).</summary>
 public sealed class Swish : Activation
 {
-    public override string Kind => "swish";
+    internal override double Float64(double x) => x / (1 + Math.Exp(-x));
 
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
     {

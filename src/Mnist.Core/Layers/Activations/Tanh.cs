@@ -3,7 +3,7 @@ namespace Mnist.Core.Layers;
 /// <summary>y = tanh x; its slope is 1 − y².</summary>
 public sealed class Tanh : Activation
 {
-    public override string Kind => "tanh";
+    internal override double Float64(double x) => Math.Tanh(x);
     public override InitScheme PreferredInit => InitScheme.Xavier;
 
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
