@@ -15,6 +15,7 @@ public static class LayerKinds
         new FlattenKind(),
         new MaxPoolKind(),
         new AvgPoolKind(),
+        new GlobalMaxPoolKind(),
         new DropoutKind(),
         new BatchNormKind(),
         new ActivationKind(),
