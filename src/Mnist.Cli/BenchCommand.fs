@@ -13,6 +13,7 @@ type BenchArgs =
     | Batch_Size of size: int
     | Limit of count: int
     | Data_Dir of path: string
+    | Device of device: string
     | Compare_Pytorch
     interface IArgParserTemplate with
         member a.Usage =
@@ -22,6 +23,7 @@ type BenchArgs =
             | Batch_Size _ -> $"mini-batch size (default {TrainingDefaults.BatchSize})"
             | Limit _ -> "time epochs over the first N training images only"
             | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
+            | Device _ -> deviceUsage
             | Compare_Pytorch -> "time the PyTorch twin (2 threads, flush-denormal) the same way and print the ratio"
 
 let median (values: float list) =
@@ -34,14 +36,17 @@ let run (args: ParseResults<BenchArgs>) =
     let runs = args.GetResult(Runs, 3)
     require (runs >= 1) "runs must be at least 1"
     let batch = args.GetResult(Batch_Size, TrainingDefaults.BatchSize)
+    let backend = openDevice (args.TryGetResult Device)
     let data = loadData (args.TryGetResult Data_Dir)
     // The default recipe (what the twin mirrors with --optimizer nesterov --one-cycle).
-    let spec = TrainingSpec(Epochs = runs, BatchSize = batch, Limit = Option.toNullable (args.TryGetResult Limit)).Validate()
+    let spec =
+        TrainingSpec(Epochs = runs, BatchSize = batch, Limit = Option.toNullable (args.TryGetResult Limit),
+                     Device = deviceKindOf backend).Validate()
     let config = Presets.Create preset
-    let result = Trainer(config, spec).Run(data, TrainingCallbacks(Epoch = fun m -> printfn "  ours  epoch %d: %s s" m.Epoch (inv "F2" m.Seconds)))
+    let result = Trainer(config, spec, backend).Run(data, TrainingCallbacks(Epoch = fun m -> printfn "  ours  epoch %d: %s s" m.Epoch (inv "F2" m.Seconds)))
     let ours = result.History |> Seq.map (fun m -> m.Seconds) |> List.ofSeq |> median
     let images = result.History[0].Seconds * result.History[0].ImagesPerSecond
-    printfn "Mnist.Experiments %s, batch %d: median epoch %s s (%s img/s) over %d epochs of %.0f images" preset batch (inv "F2" ours) (inv "F0" (images / ours)) runs images
+    printfn "Mnist.Experiments %s on %s, batch %d: median epoch %s s (%s img/s) over %d epochs of %.0f images" preset backend.Name batch (inv "F2" ours) (inv "F0" (images / ours)) runs images
     if args.Contains Compare_Pytorch then
         let limit = args.TryGetResult Limit |> Option.map (fun n -> [ "--limit"; string n ]) |> Option.defaultValue []
         let twin =

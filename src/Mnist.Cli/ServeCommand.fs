@@ -3,6 +3,7 @@ module Mnist.Cli.ServeCommand
 
 open Argu
 open Mnist.Web
+open Mnist.Cli.Common
 
 type ServeArgs =
     | Model of path: string
@@ -11,6 +12,7 @@ type ServeArgs =
     | Results of folder: string
     | Data_Dir of path: string
     | Predictors of count: int
+    | Device of device: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -20,6 +22,7 @@ type ServeArgs =
             | Results _ -> "results folder: registry, reports, default models (default results)"
             | Data_Dir _ -> "MNIST folder for training from the dashboard (default: MNIST_DATA, else the cache)"
             | Predictors _ -> "predictions computed at once, each with its own network copy (default: one per core)"
+            | Device _ -> deviceUsage + "; predictions and dashboard training run there"
 
 let run (args: ParseResults<ServeArgs>) =
     let defaults = ServeOptions()
@@ -31,6 +34,7 @@ let run (args: ParseResults<ServeArgs>) =
             ResultsDir = args.GetResult(Results, defaults.ResultsDir),
             DataDir = Option.toObj (args.TryGetResult Data_Dir),
             Predictors = args.GetResult(Predictors, defaults.Predictors),
+            Device = args.GetResult(Device, defaults.Device),
             Log = (fun line -> printfn "%s" line))
     WebServer.Run options
     0

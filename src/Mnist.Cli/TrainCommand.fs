@@ -28,6 +28,8 @@ type TrainArgs =
     | Patience of epochs: int
     | Data_Dir of path: string
     | Limit of count: int
+    | Test_Limit of count: int
+    | Device of device: string
     | Out of folder: string
     | Resume
     interface IArgParserTemplate with
@@ -49,11 +51,13 @@ type TrainArgs =
             | Patience _ -> "early stopping: epochs without better validation accuracy"
             | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
             | Limit _ -> "train on the first N training images only"
+            | Test_Limit _ -> "evaluate on the first N test images only"
+            | Device _ -> deviceUsage
             | Out _ -> "output folder for model, checkpoint and metrics (default results/models/<preset>)"
             | Resume -> "continue from the folder's checkpoint after an interruption"
 
-/// The model config and training spec the arguments describe (validated).
-let specOf (args: ParseResults<TrainArgs>) =
+/// The model config and training spec the arguments describe (validated), for a run on <paramref name="backend"/>.
+let specOf (args: ParseResults<TrainArgs>) (backend: Backends.Backend) =
     let preset = args.GetResult(Preset, TrainingDefaults.Preset)
     let width = args.GetResult(Width, TrainingDefaults.Width)
     require (width > 0.0) $"width must be positive, got {width}"
@@ -74,11 +78,14 @@ let specOf (args: ParseResults<TrainArgs>) =
             Schedule = ScheduleConfig(args.GetResult(Schedule, TrainingDefaults.Schedule)),
             ValidationCount = args.GetResult(Validation, TrainingDefaults.Validation),
             Limit = Option.toNullable (args.TryGetResult Limit),
-            Patience = Option.toNullable (args.TryGetResult Patience))
+            Patience = Option.toNullable (args.TryGetResult Patience),
+            TestLimit = Option.toNullable (args.TryGetResult Test_Limit),
+            Device = deviceKindOf backend)
     preset, config, spec.Validate()
 
 let run (args: ParseResults<TrainArgs>) =
-    let preset, config, spec = specOf args
+    let backend = openDevice (args.TryGetResult Device)
+    let preset, config, spec = specOf args backend
     let outDir = args.GetResult(Out, Path.Combine("results", "models", preset))
     Directory.CreateDirectory outDir |> ignore
     let checkpoint = Path.Combine(outDir, "checkpoint.safetensors")
@@ -86,16 +93,16 @@ let run (args: ParseResults<TrainArgs>) =
     if not resume && File.Exists checkpoint then File.Delete checkpoint
     let data = loadData (args.TryGetResult Data_Dir)
     let summary = ModelSummary.Of config
-    printfn "model %s: %s parameters | %s, lr %s, %s schedule, batch %d, %d epoch(s), seed %d"
+    printfn "model %s: %s parameters | %s, lr %s, %s schedule, batch %d, %d epoch(s), seed %d | %s"
         preset (summary.TotalParameters.ToString "N0") spec.Optimizer.Name (inv "G4" (float spec.LearningRate))
-        spec.Schedule.Name spec.BatchSize spec.Epochs spec.Seed
+        spec.Schedule.Name spec.BatchSize spec.Epochs spec.Seed backend.Name
     let bar = ProgressBar()
     let callbacks =
         TrainingCallbacks(
             Batch = (fun p -> bar.Update p),
             Epoch = (fun m -> bar.Finish(); printfn "%s" (describeEpoch m)),
             Log = (fun line -> printfn "%s" line))
-    let result = Trainer(config, spec).Run(data, callbacks, checkpoint, resume)
+    let result = Trainer(config, spec, backend).Run(data, callbacks, checkpoint, resume)
     let modelPath = Path.Combine(outDir, "model.safetensors")
     ModelFile.Save(modelPath, result.Network, result.Config, result.Normalization, extraMetadata = RunMetadata.Of(result, spec))
     let metrics = {| history = result.History; test = EvaluationSummary.Of result.Test |}

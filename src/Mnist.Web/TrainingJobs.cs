@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.FSharp.Core;
 using Mnist.Core;
+using Mnist.Core.Backends;
 using Mnist.Core.Optim;
 using Mnist.Core.Training;
 using Mnist.Experiments;
@@ -32,7 +33,7 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
     public TrainingJob? Find(string id) => _jobs.GetValueOrDefault(id);
 
     /// <summary>The experiment run a request describes (its spec normalized, its id); a bad setting is a 400 naming it.</summary>
-    public static SweepRun Describe(TrainRequest request)
+    public static SweepRun Describe(TrainRequest request, string device = DeviceName.Cpu)
     {
         try
         {
@@ -50,7 +51,8 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
                 seed: request.Seed,
                 limit: request.Limit is int limit ? FSharpOption<int>.Some(limit) : FSharpOption<int>.None,
                 validation: request.Validation,
-                patience: FSharpOption<int>.None);
+                patience: FSharpOption<int>.None,
+                device: FSharpOption<string>.Some(device));
             return SingleRun.plan(spec);
         }
         catch (MnistException e)
@@ -61,7 +63,7 @@ public sealed class TrainingJobs(ServeOptions options, ILogger<TrainingJobs> log
 
     public TrainingJob Start(TrainRequest request)
     {
-        var run = Describe(request);
+        var run = Describe(request, options.Device);
         TrainingJob job;
         lock (_gate)
         {

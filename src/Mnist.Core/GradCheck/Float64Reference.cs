@@ -57,9 +57,7 @@ public static class Float64Reference
     /// <summary>Logits [batch × classes] in float64, and a hash of the kinks the pass selected.</summary>
     public static (double[] Output, ulong Pieces) Forward(Layer model, Tensor input, bool training)
     {
-        var x = new double[input.Length];
-        var span = input.Span;
-        for (int i = 0; i < x.Length; i++) x[i] = span[i];
+        var x = Array.ConvertAll(input.ToArray(), v => (double)v);
         var pass = new Float64Pass(training);
         var y = pass.Run(model, new Float64Tensor(x, input.Shape.ToArray()));
         return (y.Values, pass.Pieces);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
@@ -18,39 +19,39 @@ public static class GradCheckSuite
     public const string Loss = "loss";
     public const string Networks = "networks";
 
-    private static Layer Randomized(LayerCheck c) => RandomInputs.RandomizeParameters(c.Make(), 11, 0.5f);
+    private static Layer Randomized(LayerCheck c, Backend backend) => RandomInputs.RandomizeParameters(c.Make(backend), 11, 0.5f);
 
-    private static IEnumerable<GradCheckCase> Build()
+    private static IEnumerable<GradCheckCase> Build(Backend backend)
     {
         var layers = LayerKinds.All.SelectMany(k => k.Checks).ToList();
 
         foreach (var c in layers)
             yield return new(c.Name, Float32Layers, () =>
             {
-                var layer = Randomized(c);
+                var layer = Randomized(c, backend);
                 Action? reset = c.BeforeForward is { } before ? () => before(layer) : null;
-                return GradientChecker.CheckLayer(layer, c.Input(), c.Training, c.Options, reset);
+                return GradientChecker.CheckLayer(layer, c.Input().To(backend), c.Training, c.Options, reset);
             });
 
         foreach (var c in layers)
-            yield return new(c.Name, Float64Layers, () => GradientChecker.CheckLayerFloat64(Randomized(c), c.Input(), c.Training));
+            yield return new(c.Name, Float64Layers, () => GradientChecker.CheckLayerFloat64(Randomized(c, backend), c.Input().To(backend), c.Training));
 
         yield return new("softmax cross-entropy", Loss, () =>
-            GradientChecker.CheckLoss(RandomInputs.Gaussian(5, 0f, 4, 10), [3, 0, 9, 3]));
+            GradientChecker.CheckLoss(RandomInputs.Gaussian(5, 0f, 4, 10).To(backend), [3, 0, 9, 3]));
         yield return new("softmax cross-entropy with a confident wrong prediction", Loss, () =>
-            GradientChecker.CheckLoss(new Tensor([8f, -3f, 1f, 0.5f, 0.2f, -0.1f], 2, 3), [1, 2]));
+            GradientChecker.CheckLoss(new Tensor([8f, -3f, 1f, 0.5f, 0.2f, -0.1f], 2, 3).To(backend), [1, 2]));
 
         yield return new("classic network vs the float64 reference, batch 2, training with a dropout mask", Networks, () =>
         {
-            var model = ModelBuilder.Build(Presets.Create("classic"), 1);
-            var x = RandomInputs.Uniform(21, 0f, 1f, 2, 1, 28, 28);
+            var model = ModelBuilder.Build(Presets.Create("classic"), 1, backend);
+            var x = RandomInputs.Uniform(21, 0f, 1f, 2, 1, 28, 28).To(backend);
             var options = new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3, MaxSamples = 16 };
             return GradientChecker.CheckModelFloat64(model, x, [3, 7], true, options);
         }, Tensors: 9); // 8 parameter tensors and the input
         yield return new("resnet preset (width 0.25) vs the float64 reference, batch 3, batch norm in training", Networks, () =>
         {
-            var model = ModelBuilder.Build(Presets.Create("resnet", 0.25), 2);
-            var x = RandomInputs.Uniform(22, 0f, 1f, 3, 1, 28, 28);
+            var model = ModelBuilder.Build(Presets.Create("resnet", 0.25), 2, backend);
+            var x = RandomInputs.Uniform(22, 0f, 1f, 3, 1, 28, 28).To(backend);
             var options = new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3, MaxSamples = 6 };
             return GradientChecker.CheckModelFloat64(model, x, [1, 4, 1], true, options);
         });
@@ -59,25 +60,29 @@ public static class GradCheckSuite
             // Without the reference, float32 rounding of a long forward pass (~1e-7 of the loss)
             // limits the smallest elements: a large step with Richardson extrapolation, judged
             // per tensor vector.
-            var model = ModelBuilder.Build(Presets.Create("resnet", 0.25, "swish"), 2);
-            var x = RandomInputs.Uniform(22, 0f, 1f, 3, 1, 28, 28);
+            var model = ModelBuilder.Build(Presets.Create("resnet", 0.25, "swish"), 2, backend);
+            var x = RandomInputs.Uniform(22, 0f, 1f, 3, 1, 28, 28).To(backend);
             var options = new GradCheckOptions { Richardson = true, ByVector = true, Tolerance = 1e-2, MaxSamples = 6 };
             return GradientChecker.CheckModel(model, x, [1, 4, 1], true, options);
         });
     }
 
-    /// <summary>Every case, in the order the tests list them.</summary>
-    public static IReadOnlyList<GradCheckCase> Cases { get; } = Build().ToList();
+    /// <summary>Every case on the CPU, in the order the tests list them.</summary>
+    public static IReadOnlyList<GradCheckCase> Cases { get; } = For(Backend.Cpu);
+
+    /// <summary>Every case, its layers and inputs on <paramref name="backend"/>.</summary>
+    public static IReadOnlyList<GradCheckCase> For(Backend backend) => Build(backend).ToList();
 
     /// <summary>
     /// Runs the cases that match <paramref name="filter"/> (see <see cref="GradCheckCase.Matches"/>)
-    /// in order; a case that throws counts as failed. <paramref name="onEach"/> sees each outcome
-    /// as it comes.
+    /// in order, on <paramref name="backend"/> (default: the CPU); a case that throws counts as
+    /// failed. <paramref name="onEach"/> sees each outcome as it comes.
     /// </summary>
-    public static IReadOnlyList<GradCheckOutcome> RunAll(Action<GradCheckOutcome>? onEach = null, string? filter = null)
+    public static IReadOnlyList<GradCheckOutcome> RunAll(Action<GradCheckOutcome>? onEach = null, string? filter = null,
+        Backend? backend = null)
     {
         var outcomes = new List<GradCheckOutcome>();
-        foreach (var c in Cases)
+        foreach (var c in backend is null ? Cases : For(backend))
         {
             if (!c.Matches(filter)) continue;
             var clock = Stopwatch.StartNew();

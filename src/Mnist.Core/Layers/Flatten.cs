@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
@@ -11,19 +12,19 @@ internal sealed class FlattenKind : LayerKind<FlattenSpec, Flatten>
 {
     public override string Name => "flatten";
 
-    protected override Flatten Build(FlattenSpec s, LayerContext context) => new();
+    protected override Flatten Build(FlattenSpec s, LayerContext context) => new(context.Backend);
 
     private protected override Float64Tensor Float64(Flatten layer, Float64Tensor x, Float64Pass pass) =>
         new(x.Values, [x.Batch, x.Values.Length / x.Batch]);
 
-    internal override IEnumerable<LayerCheck> Checks => [new("flatten", () => new Flatten(), LayerCheck.Gaussian(0f, 2, 3, 2, 2))];
+    internal override IEnumerable<LayerCheck> Checks => [new("flatten", b => new Flatten(backend: b), LayerCheck.Gaussian(0f, 2, 3, 2, 2))];
 }
 
 /// <summary>
 /// [N, C, H, W] → [N, C·H·W]. Both directions are views of the neighbour's storage (no copy);
 /// the view objects are cached, so a pass allocates nothing once shapes settle.
 /// </summary>
-public sealed class Flatten : Layer
+public sealed class Flatten(Backend? backend = null) : Layer(backend)
 {
     private Tensor? _outputView;
     private Tensor? _gradView;

@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
@@ -12,7 +13,7 @@ internal sealed class GlobalMaxPoolKind : LayerKind<GlobalMaxPoolSpec, GlobalMax
 {
     public override string Name => "globalmaxpool";
 
-    protected override GlobalMaxPool Build(GlobalMaxPoolSpec s, LayerContext context) => new();
+    protected override GlobalMaxPool Build(GlobalMaxPoolSpec s, LayerContext context) => new(context.Backend);
 
     private protected override Float64Tensor Float64(GlobalMaxPool layer, Float64Tensor input, Float64Pass pass)
     {
@@ -32,7 +33,7 @@ internal sealed class GlobalMaxPoolKind : LayerKind<GlobalMaxPoolSpec, GlobalMax
     // Shuffled ramps: no near-ties inside a plane.
     internal override IEnumerable<LayerCheck> Checks =>
     [
-        new("globalmaxpool over 5x4 planes", () => new GlobalMaxPool(), () => RandomInputs.ShuffledRamp(8, 0.05f, 2, 3, 5, 4)),
+        new("globalmaxpool over 5x4 planes", b => new GlobalMaxPool(backend: b), () => RandomInputs.ShuffledRamp(8, 0.05f, 2, 3, 5, 4)),
     ];
 }
 
@@ -44,10 +45,17 @@ internal sealed class GlobalMaxPoolKind : LayerKind<GlobalMaxPoolSpec, GlobalMax
 /// </summary>
 public sealed class GlobalMaxPool : Layer, IPiecewise
 {
-    private readonly Tensor _output = OwnedBuffers.Empty();
-    private readonly Tensor _gradInput = OwnedBuffers.Empty();
+    private readonly Tensor _output;
+    private readonly Tensor _gradInput;
+    private readonly IndexBuffer _argmax;
     private Tensor? _input;
-    private int[] _argmax = [];
+
+    public GlobalMaxPool(Backend? backend = null) : base(backend)
+    {
+        _output = OwnedBuffers.Empty(Backend);
+        _gradInput = OwnedBuffers.Empty(Backend);
+        _argmax = new IndexBuffer(Backend);
+    }
 
     public override int[] OutputShape(int[] inputShape)
     {
@@ -59,32 +67,22 @@ public sealed class GlobalMaxPool : Layer, IPiecewise
     {
         OwnedBuffers.Expect(input, [-1, -1, -1], this);
         _input = input;
-        int planes = input.Dim(0) * input.Dim(1), size = input.Dim(2) * input.Dim(3);
-        var y = OwnedBuffers.Shape(_output, input.Dim(0), input.Dim(1), 1, 1).Span;
-        var winners = OwnedBuffers.Ints(ref _argmax, planes);
-        var x = input.Span;
-        for (int p = 0; p < planes; p++)
-        {
-            int best = p * size;
-            for (int i = best + 1; i < (p + 1) * size; i++) if (x[i] > x[best]) best = i;
-            winners[p] = best;
-            y[p] = x[best];
-        }
-        return _output;
+        int planes = input.Dim(0) * input.Dim(1);
+        var y = OwnedBuffers.Shape(_output, input.Dim(0), input.Dim(1), 1, 1);
+        Backend.GlobalMaxPoolForward(input, planes, input.Dim(2) * input.Dim(3), y, _argmax.Resize(planes));
+        return y;
     }
 
     public override Tensor Backward(Tensor gradOutput)
     {
         var x = _input ?? throw new InvalidOperationException("Backward before Forward");
         if (!ComputeInputGradient) return _gradInput;
-        var dx = OwnedBuffers.ShapeLike(_gradInput, x).Span;
-        dx.Clear();
-        var dy = gradOutput.Span;
-        for (int p = 0; p < dy.Length; p++) dx[_argmax[p]] = dy[p];
-        return _gradInput;
+        var dx = OwnedBuffers.ShapeLike(_gradInput, x);
+        Backend.GlobalMaxPoolBackward(gradOutput, _argmax, x.Dim(0) * x.Dim(1), x.Dim(2) * x.Dim(3), dx);
+        return dx;
     }
 
-    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Indices(hash, _argmax.AsSpan(0, _output.Length));
+    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Indices(hash, _argmax.ToArray());
 
     public override string ToString() => "GlobalMaxPool";
 }

@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
 using Mnist.Core.Kernels;
 using Mnist.Core.Tensors;
@@ -12,17 +13,19 @@ public abstract class Pool2D : Layer
 {
     private Tensor? _input;
 
-    private protected Pool2D(string what, int size, int? stride)
+    private protected Pool2D(string what, int size, int? stride, Backend? backend) : base(backend)
     {
         Size = size >= 1 ? size : throw new MnistException($"{what} size must be at least 1 (got {size})");
         Stride = (stride ?? size) >= 1 ? stride ?? size : throw new MnistException($"{what} stride must be at least 1 (got {stride})");
+        Output = OwnedBuffers.Empty(Backend);
+        GradInput = OwnedBuffers.Empty(Backend);
     }
 
     public int Size { get; }
     public int Stride { get; }
 
-    private protected Tensor Output { get; } = OwnedBuffers.Empty();
-    private protected Tensor GradInput { get; } = OwnedBuffers.Empty();
+    private protected Tensor Output { get; }
+    private protected Tensor GradInput { get; }
     private protected PoolGeometry Geometry { get; private set; }
 
     /// <summary>The last forward input, which backward needs.</summary>

@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
@@ -20,6 +21,9 @@ public sealed class Sequential : Layer, ICompositeLayer
     public Sequential(params Layer[] layers) : this((IEnumerable<Layer>)layers) { }
 
     public IReadOnlyList<Layer> Layers => _layers;
+
+    /// <summary>Its first layer's (the builder puts every layer on one backend).</summary>
+    public override Backend Backend => _layers[0].Backend;
 
     public IEnumerable<(string Name, Layer Layer)> Children
     {

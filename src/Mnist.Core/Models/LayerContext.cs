@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Models;
@@ -7,11 +8,15 @@ public sealed class LayerContext
 {
     private readonly Rng _generators;
 
-    internal LayerContext(int[] inputShape, Rng generators)
+    internal LayerContext(int[] inputShape, Rng generators, Backend backend)
     {
         InputShape = inputShape;
         _generators = generators;
+        Backend = backend;
     }
+
+    /// <summary>Where the model's tensors live: give it to the layer.</summary>
+    public Backend Backend { get; }
 
     /// <summary>The per-sample shape the layer receives (batch axis excluded).</summary>
     public int[] InputShape { get; }

@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
 using Mnist.Core.Tensors;
 
@@ -10,8 +11,10 @@ namespace Mnist.Core.Models;
 /// </summary>
 public static class ModelBuilder
 {
-    public static Sequential Build(ModelConfig config, ulong seed)
+    /// <summary>The network <paramref name="config"/> describes, its weights drawn from <paramref name="seed"/>, on <paramref name="backend"/> (default: the CPU).</summary>
+    public static Sequential Build(ModelConfig config, ulong seed, Backend? backend = null)
     {
+        backend ??= Backend.Cpu;
         ArgumentNullException.ThrowIfNull(config);
         var shape = CheckInput(config);
         var master = new Rng(seed);
@@ -24,7 +27,7 @@ public static class ModelBuilder
             var kind = LayerKinds.Of(spec);
             try
             {
-                var layer = kind.Build(spec, new LayerContext(shape, generators));
+                var layer = kind.Build(spec, new LayerContext(shape, generators, backend));
                 shape = layer.OutputShape(shape);
                 layers.Add(layer);
             }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Mnist.Core.Backends;
 using Mnist.Core.Optim;
 
 namespace Mnist.Core.Training;
@@ -24,6 +25,17 @@ public sealed record TrainingSpec
     public int? Limit { get; init; }
     /// <summary>Stop after this many epochs without a better validation accuracy (needs validation).</summary>
     public int? Patience { get; init; }
+    /// <summary>Evaluate on the first N test images only (quick runs on any device).</summary>
+    public int? TestLimit { get; init; }
+    /// <summary>
+    /// The device kind the run trains on ("cuda", "ilgpu-cpu"); null for the CPU, so a CPU spec
+    /// reads and hashes as it always did. Another kind computes other numbers, so it is part of the spec.
+    /// </summary>
+    public string? Device { get; init; }
+
+    /// <summary>The device kind, "cpu" included.</summary>
+    [JsonIgnore]
+    public string DeviceKind => Device ?? DeviceName.Cpu;
 
     /// <summary>Throws <see cref="MnistException"/> naming the first setting out of range.</summary>
     public TrainingSpec Validate()
@@ -37,6 +49,9 @@ public sealed record TrainingSpec
         if (Patience is < 1) throw new MnistException($"patience must be at least 1, got {Patience}");
         if (Patience is not null && ValidationCount == 0)
             throw new MnistException("early stopping needs a validation set: give a validation size too");
+        if (TestLimit is < 1) throw new MnistException($"test limit must be at least 1, got {TestLimit}");
+        if (Device is not null && DeviceName.Parse(Device) is { IsCpu: true } or { Index: not null })
+            throw new MnistException($"a training spec records a device kind other than the CPU (cuda, ilgpu-cpu), not '{Device}'");
         Optimizer.Resolve();
         Schedule.Resolve();
         return this;
