@@ -20,6 +20,8 @@ namespace Mnist.Core.Backends;
 public abstract class Backend
 {
     private long _uploads, _uploadedBytes, _downloads, _downloadedBytes, _hostViews;
+    // The same counts per calling thread, so a test can watch one thread's work while others run.
+    private readonly ThreadLocal<long[]> _threadCounts = new(() => new long[5]);
 
     /// <summary>The CPU backend: the default of every tensor and layer.</summary>
     public static Backend Cpu => CpuBackend.Instance;
@@ -47,8 +49,7 @@ public abstract class Backend
     public void Upload(ReadOnlySpan<float> source, DeviceBuffer target, int offset = 0)
     {
         CheckRange(target, offset, source.Length);
-        Interlocked.Increment(ref _uploads);
-        Interlocked.Add(ref _uploadedBytes, 4L * source.Length);
+        CountUpload(source.Length);
         UploadCore(source, target, offset);
     }
 
@@ -56,8 +57,7 @@ public abstract class Backend
     public void Download(DeviceBuffer source, int offset, Span<float> target)
     {
         CheckRange(source, offset, target.Length);
-        Interlocked.Increment(ref _downloads);
-        Interlocked.Add(ref _downloadedBytes, 4L * target.Length);
+        CountDownload(target.Length);
         DownloadCore(source, offset, target);
     }
 
@@ -65,8 +65,7 @@ public abstract class Backend
     public void Upload(ReadOnlySpan<int> source, DeviceBuffer target)
     {
         CheckRange(target, 0, source.Length);
-        Interlocked.Increment(ref _uploads);
-        Interlocked.Add(ref _uploadedBytes, 4L * source.Length);
+        CountUpload(source.Length);
         UploadCore(source, target);
     }
 
@@ -74,8 +73,7 @@ public abstract class Backend
     public void Download(DeviceBuffer source, Span<int> target)
     {
         CheckRange(source, 0, target.Length);
-        Interlocked.Increment(ref _downloads);
-        Interlocked.Add(ref _downloadedBytes, 4L * target.Length);
+        CountDownload(target.Length);
         DownloadCore(source, target);
     }
 
@@ -87,6 +85,7 @@ public abstract class Backend
     public Span<float> HostView(Tensor tensor)
     {
         Interlocked.Increment(ref _hostViews);
+        _threadCounts.Value![4]++;
         return HostViewCore(tensor);
     }
 
@@ -94,6 +93,34 @@ public abstract class Backend
     public TransferCounts Transfers =>
         new(Interlocked.Read(ref _uploads), Interlocked.Read(ref _uploadedBytes), Interlocked.Read(ref _downloads),
             Interlocked.Read(ref _downloadedBytes), Interlocked.Read(ref _hostViews));
+
+    /// <summary>Transfers the calling thread has made so far.</summary>
+    public TransferCounts ThreadTransfers
+    {
+        get
+        {
+            var c = _threadCounts.Value!;
+            return new(c[0], c[1], c[2], c[3], c[4]);
+        }
+    }
+
+    private void CountUpload(int elements)
+    {
+        Interlocked.Increment(ref _uploads);
+        Interlocked.Add(ref _uploadedBytes, 4L * elements);
+        var c = _threadCounts.Value!;
+        c[0]++;
+        c[1] += 4L * elements;
+    }
+
+    private void CountDownload(int elements)
+    {
+        Interlocked.Increment(ref _downloads);
+        Interlocked.Add(ref _downloadedBytes, 4L * elements);
+        var c = _threadCounts.Value!;
+        c[2]++;
+        c[3] += 4L * elements;
+    }
 
     protected abstract void UploadCore(ReadOnlySpan<float> source, DeviceBuffer target, int offset);
     protected abstract void DownloadCore(DeviceBuffer source, int offset, Span<float> target);
@@ -222,8 +249,7 @@ public abstract class Backend
     public LossResult SoftmaxCrossEntropy(Tensor logits, IndexBuffer labels, int batch, int classes, Tensor probabilities)
     {
         var result = SoftmaxCrossEntropyCore(logits, labels, batch, classes, probabilities);
-        Interlocked.Increment(ref _downloads);
-        Interlocked.Add(ref _downloadedBytes, 8);
+        CountDownload(2);
         return result;
     }
 
