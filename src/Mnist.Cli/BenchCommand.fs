@@ -41,7 +41,7 @@ let run (args: ParseResults<BenchArgs>) =
     // The default recipe (what the twin mirrors with --optimizer nesterov --one-cycle).
     let spec =
         TrainingSpec(Epochs = runs, BatchSize = batch, Limit = Option.toNullable (args.TryGetResult Limit),
-                     Device = deviceKindOf backend).Validate()
+                     Device = TrainingSpec.DeviceOf backend).Validate()
     let config = Presets.Create preset
     let result = Trainer(config, spec, backend).Run(data, TrainingCallbacks(Epoch = fun m -> printfn "  ours  epoch %d: %s s" m.Epoch (inv "F2" m.Seconds)))
     let ours = result.History |> Seq.map (fun m -> m.Seconds) |> List.ofSeq |> median

@@ -22,9 +22,6 @@ let deviceUsage = $"where to compute: {Backends.DeviceName.Forms} (default cpu; 
 /// The backend --device names (the CPU without one); a device this build or machine lacks is one clear error.
 let openDevice (device: string option) = Backends.Devices.Get(device |> Option.defaultValue Backends.DeviceName.Cpu)
 
-/// What a training spec records of a backend: its kind, or null for the CPU.
-let deviceKindOf (backend: Backends.Backend) = if backend.Kind = Backends.DeviceName.Cpu then null else backend.Kind
-
 /// A one-line progress bar on stderr, redrawn at most ten times a second; silent when stderr is
 /// not a terminal (logs get the per-epoch lines instead).
 type ProgressBar() =

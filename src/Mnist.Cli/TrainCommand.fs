@@ -80,7 +80,7 @@ let specOf (args: ParseResults<TrainArgs>) (backend: Backends.Backend) =
             Limit = Option.toNullable (args.TryGetResult Limit),
             Patience = Option.toNullable (args.TryGetResult Patience),
             TestLimit = Option.toNullable (args.TryGetResult Test_Limit),
-            Device = deviceKindOf backend)
+            Device = TrainingSpec.DeviceOf backend)
     preset, config, spec.Validate()
 
 let run (args: ParseResults<TrainArgs>) =

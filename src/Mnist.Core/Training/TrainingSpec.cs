@@ -37,6 +37,9 @@ public sealed record TrainingSpec
     [JsonIgnore]
     public string DeviceKind => Device ?? DeviceName.Cpu;
 
+    /// <summary>What <see cref="Device"/> records for a run on <paramref name="backend"/>: its kind, null for the CPU.</summary>
+    public static string? DeviceOf(Backend backend) => backend.Kind == DeviceName.Cpu ? null : backend.Kind;
+
     /// <summary>Throws <see cref="MnistException"/> naming the first setting out of range.</summary>
     public TrainingSpec Validate()
     {
