@@ -219,6 +219,7 @@ LAYERS = {
     "dropout": lambda spec, shape: (nn.Dropout(spec["p"]), shape),
     "batchnorm": batchnorm,
     "residual": residual,
+    "globalmaxpool": lambda spec, shape: (nn.AdaptiveMaxPool2d(1), (image(shape, "globalmaxpool")[0], 1, 1)),
 }
 
 

@@ -23,6 +23,7 @@ static class Network
         ["dropout"] = (spec, shape) => (Dropout(spec.GetProperty("p").GetDouble()), shape),
         ["batchnorm"] = BatchNorm,
         ["residual"] = (spec, shape) => { var block = new Residual(spec, Image(shape, "residual")); return (block, block.OutputShape); },
+        ["globalmaxpool"] = (spec, shape) => (AdaptiveMaxPool2d([1L, 1L]), [Image(shape, "globalmaxpool")[0], 1, 1]),
     };
 
     /// <summary>Activations by our canonical name (case, '-' and '_' ignored; silu is swish).</summary>

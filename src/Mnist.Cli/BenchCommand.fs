@@ -6,7 +6,6 @@ open System
 open System.IO
 open Argu
 open Mnist.Core.Models
-open Mnist.Core.Optim
 open Mnist.Core.Training
 open Mnist.Cli.Common
 
@@ -16,16 +15,18 @@ type BenchArgs =
     | Batch_Size of size: int
     | Limit of count: int
     | Data_Dir of path: string
+    | Device of device: string
     | Compare_Pytorch
     | Compare_Libtorch
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Preset _ -> "network preset (default classic)"
+            | Preset _ -> $"network preset (default {TrainingDefaults.Preset})"
             | Runs _ -> "epochs to time; the median is reported (default 3)"
-            | Batch_Size _ -> "mini-batch size (default 64)"
+            | Batch_Size _ -> $"mini-batch size (default {TrainingDefaults.BatchSize})"
             | Limit _ -> "time epochs over the first N training images only"
             | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
+            | Device _ -> deviceUsage
             | Compare_Pytorch -> "also time the PyTorch twin (python3-torch, 2 threads, flush-denormal) the same way and print the ratio"
             | Compare_Libtorch -> "also time the LibTorch twin (TorchSharp, 2 threads; scripts/libtorch-twin) the same way and print the ratio"
 
@@ -41,19 +42,21 @@ let private pytorch = { Name = "PyTorch"; Tag = "torch"; Run = PyTorchTwin.run }
 let private libtorch = { Name = "LibTorch"; Tag = "libtorch"; Run = LibTorchTwin.run }
 
 let run (args: ParseResults<BenchArgs>) =
-    let preset = args.GetResult(Preset, "classic")
+    let preset = args.GetResult(Preset, TrainingDefaults.Preset)
     let runs = args.GetResult(Runs, 3)
     require (runs >= 1) "runs must be at least 1"
-    let batch = args.GetResult(Batch_Size, 64)
+    let batch = args.GetResult(Batch_Size, TrainingDefaults.BatchSize)
+    let backend = openDevice (args.TryGetResult Device)
     let data = loadData (args.TryGetResult Data_Dir)
+    // The default recipe (what the twin mirrors with --optimizer nesterov --one-cycle).
     let spec =
-        TrainingSpec(Epochs = runs, BatchSize = batch, LearningRate = 0.05f, Optimizer = OptimizerConfig "nesterov",
-                     Schedule = ScheduleConfig "onecycle", Limit = Option.toNullable (args.TryGetResult Limit)).Validate()
+        TrainingSpec(Epochs = runs, BatchSize = batch, Limit = Option.toNullable (args.TryGetResult Limit),
+                     Device = TrainingSpec.DeviceOf backend).Validate()
     let config = Presets.Create preset
-    let result = Trainer(config, spec).Run(data, TrainingCallbacks(Epoch = fun m -> printfn "  ours  epoch %d: %s s" m.Epoch (inv "F2" m.Seconds)))
+    let result = Trainer(config, spec, backend).Run(data, TrainingCallbacks(Epoch = fun m -> printfn "  ours  epoch %d: %s s" m.Epoch (inv "F2" m.Seconds)))
     let ours = result.History |> Seq.map (fun m -> m.Seconds) |> List.ofSeq |> median
     let images = result.History[0].Seconds * result.History[0].ImagesPerSecond
-    printfn "Mnist.Experiments %s, batch %d: median epoch %s s (%s img/s) over %d epochs of %.0f images" preset batch (inv "F2" ours) (inv "F0" (images / ours)) runs images
+    printfn "Mnist.Experiments %s on %s, batch %d: median epoch %s s (%s img/s) over %d epochs of %.0f images" preset backend.Name batch (inv "F2" ours) (inv "F0" (images / ours)) runs images
     let chosen = [ if args.Contains Compare_Pytorch then pytorch
                    if args.Contains Compare_Libtorch then libtorch ]
     if not chosen.IsEmpty then

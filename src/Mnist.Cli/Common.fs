@@ -16,6 +16,12 @@ let loadData (dataDir: string option) =
 
 let require condition message = if not condition then raise (MnistException message)
 
+/// The --device help text every command shares.
+let deviceUsage = $"where to compute: {Backends.DeviceName.Forms} (default cpu; `mnist devices` lists what is there)"
+
+/// The backend --device names (the CPU without one); a device this build or machine lacks is one clear error.
+let openDevice (device: string option) = Backends.Devices.Get(device |> Option.defaultValue Backends.DeviceName.Cpu)
+
 /// A one-line progress bar on stderr, redrawn at most ten times a second; silent when stderr is
 /// not a terminal (logs get the per-epoch lines instead).
 type ProgressBar() =

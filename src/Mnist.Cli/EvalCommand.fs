@@ -11,6 +11,8 @@ type EvalArgs =
     | [<Mandatory>] Model of path: string
     | Data_Dir of path: string
     | Mistakes of count: int
+    | Test_Limit of count: int
+    | Device of device: string
     | Compare_Pytorch
     interface IArgParserTemplate with
         member a.Usage =
@@ -18,6 +20,8 @@ type EvalArgs =
             | Model _ -> "model file (.safetensors)"
             | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
             | Mistakes _ -> "how many of the most confident mistakes to list (default 10)"
+            | Test_Limit _ -> "evaluate on the first N test images only"
+            | Device _ -> deviceUsage
             | Compare_Pytorch -> "also compare our logits with the PyTorch twin's on 1000 test digits"
 
 let private compareWithPyTorch modelPath model data =
@@ -28,9 +32,12 @@ let private compareWithPyTorch modelPath model data =
 
 let run (args: ParseResults<EvalArgs>) =
     let path = args.GetResult Model
-    let model = ModelFile.Load path
+    let model = ModelFile.Load(path, openDevice (args.TryGetResult Device))
     let data = loadData (args.TryGetResult Data_Dir)
-    let result = Evaluator().Evaluate(model.Network, BatchLoader(data.Test, model.Normalization))
+    let limit = args.TryGetResult Test_Limit
+    limit |> Option.iter (fun n -> require (n >= 1) $"test limit must be at least 1, got {n}")
+    let test = limit |> Option.map data.Test.Take |> Option.defaultValue data.Test
+    let result = Evaluator().Evaluate(model.Network, BatchLoader(test, model.Normalization))
     printfn "test set: %s\n" (EvaluationTables.Summary result)
     printfn "confusion matrix (rows: true digit, columns: prediction)\n%s" (EvaluationTables.Confusion result)
     printfn "%s" (EvaluationTables.PerClass result)

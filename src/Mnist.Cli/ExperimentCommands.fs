@@ -4,6 +4,7 @@ module Mnist.Cli.ExperimentCommands
 
 open System
 open System.IO
+open System.Text.Json
 open System.Threading
 open Argu
 open Mnist.Core
@@ -48,11 +49,13 @@ module Sweep =
         | Experiments of folder: string
         | Data_Dir of path: string
         | Registry of url: string
+        | Device of device: string
         | No_Report
         interface IArgParserTemplate with
             member a.Usage =
                 match a with
                 | Sweep _ -> "a sweep name (experiments/<name>.json) or a sweep file"
+                | Device _ -> deviceUsage + "; every run's spec records the kind, so GPU runs get ids of their own"
                 | Parallel _ -> "train this many runs at once (default 1; each already uses every core)"
                 | Shard _ ->
                     "run only shard k of N (k/N): a deterministic slice for one machine or array task; "
@@ -66,6 +69,14 @@ module Sweep =
     let run (args: ParseResults<Args>) =
         let results = args.GetResult(Results, defaultResults)
         let definition = Mnist.Experiments.Sweep.load (args.GetResult(Experiments, defaultExperiments)) (args.GetResult Sweep)
+        // --device: the device opened now (a missing GPU fails here), its kind laid over the base spec.
+        let definition =
+            match args.TryGetResult Device with
+            | Some device ->
+                let basis = definition.Base.DeepClone().AsObject()
+                basis["device"] <- Nodes.JsonValue.Create((openDevice (Some device)).Kind)
+                { definition with Base = basis }
+            | None -> definition
         let parallelRuns = args.GetResult(Parallel, 1)
         require (parallelRuns >= 1) $"--parallel must be at least 1, got {parallelRuns}"
         let shard = args.TryGetResult Shard |> Option.map Mnist.Experiments.Shard.parse |> Option.defaultValue Mnist.Experiments.Shard.All

@@ -10,11 +10,13 @@ open Mnist.Cli.Common
 
 type GradcheckArgs =
     | Filter of substring: string
+    | Device of device: string
     | Verbose
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Filter _ -> "only the cases whose group or name contains this (case-insensitive)"
+            | Device _ -> deviceUsage
             | Verbose -> "print every case's full report (one line per checked tensor)"
 
 let private sci (value: float) = value.ToString("0.0e+00", Globalization.CultureInfo.InvariantCulture)
@@ -35,6 +37,7 @@ let private indent (text: string) = "        " + text.Replace("\n", "\n        "
 let run (args: ParseResults<GradcheckArgs>) =
     let filter = args.TryGetResult Filter |> Option.toObj
     let verbose = args.Contains Verbose
+    let backend = openDevice (args.TryGetResult Device)
     let selected = GradCheckSuite.Cases |> Seq.filter (fun c -> c.Matches filter) |> Seq.toList
     require (not selected.IsEmpty) (sprintf "no gradient check matches '%s'" filter)
     // Names line up in a column; the few very long ones (whole networks) run past it.
@@ -56,7 +59,7 @@ let run (args: ParseResults<GradcheckArgs>) =
         | report when verbose -> printfn "%s" (indent report.Report)
         | _ -> ()
     let clock = Diagnostics.Stopwatch.StartNew()
-    let outcomes = GradCheckSuite.RunAll(Action<GradCheckOutcome> show, filter)
+    let outcomes = GradCheckSuite.RunAll(Action<GradCheckOutcome> show, filter, backend)
     let failed = outcomes |> Seq.filter (fun o -> not o.Passed) |> Seq.length
-    printfn "gradcheck: %d passed, %d failed (%s s)" (outcomes.Count - failed) failed (inv "F1" clock.Elapsed.TotalSeconds)
+    printfn "gradcheck: %d passed, %d failed on %s (%s s)" (outcomes.Count - failed) failed backend.Name (inv "F1" clock.Elapsed.TotalSeconds)
     if failed > 0 then 1 else 0

@@ -13,12 +13,14 @@ open Mnist.Cli.Common
 type PredictArgs =
     | [<Mandatory>] Model of path: string
     | Data_Dir of path: string
+    | Device of device: string
     | [<MainCommand; Mandatory>] Input of png_or_index: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Model _ -> "model file (.safetensors)"
             | Data_Dir _ -> "MNIST folder, for a test-set index (default: MNIST_DATA, else the cache)"
+            | Device _ -> deviceUsage
             | Input _ -> "a PNG file (any size; drawn digits are prepared like MNIST) or the index of a test image"
 
 /// The 28×28 image as text, darker characters for more ink.
@@ -38,7 +40,7 @@ let private show (prediction: Prediction) (pixels: float32[]) =
     printfn "prediction: %d (%s)" prediction.Digit (pct (float prediction.Confidence))
 
 let run (args: ParseResults<PredictArgs>) =
-    let model = ModelFile.Load(args.GetResult Model)
+    let model = ModelFile.Load(args.GetResult Model, openDevice (args.TryGetResult Device))
     let predictor = Predictor model
     let input = args.GetResult Input
     match Int32.TryParse input with

@@ -24,6 +24,7 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Gradcheck of ParseResults<GradcheckArgs>
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | [<CliPrefix(CliPrefix.None)>] Augment of ParseResults<AugmentArgs>
+    | [<SubCommand; CliPrefix(CliPrefix.None)>] Devices
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<ExperimentCommands.Sweep.Args>
     | [<CliPrefix(CliPrefix.None)>] Runs of ParseResults<ExperimentCommands.Runs.Args>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<ExperimentCommands.Rerun.Args>
@@ -43,6 +44,7 @@ type MnistArgs =
             | Gradcheck _ -> "check every layer's, the loss's and whole networks' gradients numerically; exit 1 on a failure"
             | Serve _ -> "web page to draw digits, prediction API and runs dashboard"
             | Augment _ -> "the augmentation spec of some ranges; --show draws augmented training digits into a PNG"
+            | Devices -> "the devices --device can name here: the CPU (model, vector width) and any GPU"
             | Sweep _ -> "run a sweep of experiments (skips finished runs, resumes interrupted ones)"
             | Runs _ -> "list runs from the results registry, best first"
             | Run _ -> "rerun one recorded experiment and check that its metrics match"
@@ -81,6 +83,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Gradcheck a -> GradcheckCommand.run a
     | Serve a -> ServeCommand.run a
     | Augment a -> AugmentCommand.run a
+    | Devices -> DevicesCommand.run ()
     | Sweep a -> ExperimentCommands.Sweep.run a
     | Runs a -> ExperimentCommands.Runs.run a
     | Run a -> ExperimentCommands.Rerun.run a

@@ -40,7 +40,7 @@ let compare (modelPath: string) (model: LoadedModel) (data: MnistDataset) (count
     let logitsPath = Path.Combine(Path.GetTempPath(), $"mnist-logits-{Guid.NewGuid():N}.f32")
     try
         let logits = Evaluator(batchSize = count).Forward(model.Network, BatchLoader(data.Test, model.Normalization), 0, count)
-        File.WriteAllBytes(logitsPath, MemoryMarshal.AsBytes(logits.Span).ToArray())
+        File.WriteAllBytes(logitsPath, MemoryMarshal.AsBytes(ReadOnlySpan(logits.ToArray())).ToArray())
         let result =
             run [ "compare"; "--model"; modelPath; "--logits"; logitsPath; "--count"; string count; "--data-dir"; data.Directory ]
             |> List.exactlyOne

@@ -5,6 +5,7 @@ open System
 open Argu
 open Mnist.Experiments
 open Mnist.Web
+open Mnist.Cli.Common
 
 type ServeArgs =
     | Model of path: string
@@ -14,6 +15,7 @@ type ServeArgs =
     | Registry of url: string
     | Data_Dir of path: string
     | Predictors of count: int
+    | Device of device: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -25,6 +27,7 @@ type ServeArgs =
                 "the registry the dashboard lists and trains into: postgres://user[:password]@host[:port]/database, or an SQLite file (default: MNIST_REGISTRY, else <results>/runs.db)"
             | Data_Dir _ -> "MNIST folder for training from the dashboard (default: MNIST_DATA, else the cache)"
             | Predictors _ -> "predictions computed at once, each with its own network copy (default: one per core)"
+            | Device _ -> deviceUsage + "; predictions and dashboard training run there"
 
 let run (args: ParseResults<ServeArgs>) =
     let defaults = ServeOptions()
@@ -43,6 +46,7 @@ let run (args: ParseResults<ServeArgs>) =
             Registry = Option.toObj registry,
             DataDir = Option.toObj (args.TryGetResult Data_Dir),
             Predictors = args.GetResult(Predictors, defaults.Predictors),
+            Device = args.GetResult(Device, defaults.Device),
             Log = (fun line -> printfn "%s" line))
     WebServer.Run options
     0

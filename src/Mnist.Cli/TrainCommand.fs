@@ -5,6 +5,7 @@ open System.IO
 open Argu
 open Mnist.Core
 open Mnist.Core.IO
+open Mnist.Core.Layers
 open Mnist.Core.Models
 open Mnist.Core.Optim
 open Mnist.Core.Training
@@ -27,57 +28,64 @@ type TrainArgs =
     | Patience of epochs: int
     | Data_Dir of path: string
     | Limit of count: int
+    | Test_Limit of count: int
+    | Device of device: string
     | Out of folder: string
     | Resume
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Preset _ -> $"""network preset: {String.concat ", " Presets.Names} (default classic)"""
-            | Width _ -> "channel/width multiplier (default 1)"
-            | Activation _ -> "activation: relu, leakyrelu, elu, swish, sigmoid, tanh (default relu)"
-            | Optimizer _ -> $"""optimizer: {String.concat ", " OptimizerConfig.Names} (default nesterov)"""
+            | Preset _ -> $"""network preset: {String.concat ", " Presets.Names} (default {TrainingDefaults.Preset})"""
+            | Width _ -> $"channel/width multiplier (default {TrainingDefaults.Width})"
+            | Activation _ -> $"""activation: {String.concat ", " Activations.Names} (default {TrainingDefaults.Activation})"""
+            | Optimizer _ -> $"""optimizer: {String.concat ", " OptimizerConfig.Names} (default {TrainingDefaults.Optimizer})"""
             | Momentum _ -> "momentum for momentum/nesterov/rmsprop (default 0.9 / 0)"
             | Weight_Decay _ -> "decoupled weight decay (default 0; adamw 0.01)"
             | L2 _ -> "L2 penalty added to the gradient (default 0)"
-            | Schedule _ -> $"""learning-rate schedule: {String.concat ", " ScheduleConfig.Names} (default onecycle, sized to the run)"""
-            | Lr _ -> "peak learning rate (default 0.05)"
-            | Batch_Size _ -> "mini-batch size (default 64)"
-            | Epochs _ -> "epochs (default 1)"
-            | Seed _ -> "random seed: weights, order, dropout (default 1)"
-            | Validation _ -> "hold out this many training images for validation (default 0)"
+            | Schedule _ -> $"""learning-rate schedule: {String.concat ", " ScheduleConfig.Names} (default {TrainingDefaults.Schedule}, sized to the run)"""
+            | Lr _ -> $"peak learning rate (default {TrainingDefaults.LearningRate})"
+            | Batch_Size _ -> $"mini-batch size (default {TrainingDefaults.BatchSize})"
+            | Epochs _ -> $"epochs (default {TrainingDefaults.Epochs})"
+            | Seed _ -> $"random seed: weights, order, dropout (default {TrainingDefaults.Seed})"
+            | Validation _ -> $"hold out this many training images for validation (default {TrainingDefaults.Validation})"
             | Patience _ -> "early stopping: epochs without better validation accuracy"
             | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
             | Limit _ -> "train on the first N training images only"
+            | Test_Limit _ -> "evaluate on the first N test images only"
+            | Device _ -> deviceUsage
             | Out _ -> "output folder for model, checkpoint and metrics (default results/models/<preset>)"
             | Resume -> "continue from the folder's checkpoint after an interruption"
 
-/// The model config and training spec the arguments describe (validated).
-let specOf (args: ParseResults<TrainArgs>) =
-    let preset = args.GetResult(Preset, "classic")
-    let width = args.GetResult(Width, 1.0)
+/// The model config and training spec the arguments describe (validated), for a run on <paramref name="backend"/>.
+let specOf (args: ParseResults<TrainArgs>) (backend: Backends.Backend) =
+    let preset = args.GetResult(Preset, TrainingDefaults.Preset)
+    let width = args.GetResult(Width, TrainingDefaults.Width)
     require (width > 0.0) $"width must be positive, got {width}"
-    let config = Presets.Create(preset, width, args.GetResult(Activation, "relu"))
+    let config = Presets.Create(preset, width, args.GetResult(Activation, TrainingDefaults.Activation))
     let optimizer =
         OptimizerConfig(
-            args.GetResult(Optimizer, "nesterov"),
+            args.GetResult(Optimizer, TrainingDefaults.Optimizer),
             Momentum = Option.toNullable (args.TryGetResult Momentum),
             WeightDecay = Option.toNullable (args.TryGetResult Weight_Decay),
             L2 = args.GetResult(L2, 0.0f))
     let spec =
         TrainingSpec(
-            Epochs = args.GetResult(Epochs, 1),
-            BatchSize = args.GetResult(Batch_Size, 64),
-            LearningRate = args.GetResult(Lr, 0.05f),
-            Seed = args.GetResult(Seed, 1UL),
+            Epochs = args.GetResult(Epochs, TrainingDefaults.Epochs),
+            BatchSize = args.GetResult(Batch_Size, TrainingDefaults.BatchSize),
+            LearningRate = args.GetResult(Lr, TrainingDefaults.LearningRate),
+            Seed = args.GetResult(Seed, TrainingDefaults.Seed),
             Optimizer = optimizer,
-            Schedule = ScheduleConfig(args.GetResult(Schedule, "onecycle")),
-            ValidationCount = args.GetResult(Validation, 0),
+            Schedule = ScheduleConfig(args.GetResult(Schedule, TrainingDefaults.Schedule)),
+            ValidationCount = args.GetResult(Validation, TrainingDefaults.Validation),
             Limit = Option.toNullable (args.TryGetResult Limit),
-            Patience = Option.toNullable (args.TryGetResult Patience))
+            Patience = Option.toNullable (args.TryGetResult Patience),
+            TestLimit = Option.toNullable (args.TryGetResult Test_Limit),
+            Device = TrainingSpec.DeviceOf backend)
     preset, config, spec.Validate()
 
 let run (args: ParseResults<TrainArgs>) =
-    let preset, config, spec = specOf args
+    let backend = openDevice (args.TryGetResult Device)
+    let preset, config, spec = specOf args backend
     let outDir = args.GetResult(Out, Path.Combine("results", "models", preset))
     Directory.CreateDirectory outDir |> ignore
     let checkpoint = Path.Combine(outDir, "checkpoint.safetensors")
@@ -85,16 +93,16 @@ let run (args: ParseResults<TrainArgs>) =
     if not resume && File.Exists checkpoint then File.Delete checkpoint
     let data = loadData (args.TryGetResult Data_Dir)
     let summary = ModelSummary.Of config
-    printfn "model %s: %s parameters | %s, lr %s, %s schedule, batch %d, %d epoch(s), seed %d"
+    printfn "model %s: %s parameters | %s, lr %s, %s schedule, batch %d, %d epoch(s), seed %d | %s"
         preset (summary.TotalParameters.ToString "N0") spec.Optimizer.Name (inv "G4" (float spec.LearningRate))
-        spec.Schedule.Name spec.BatchSize spec.Epochs spec.Seed
+        spec.Schedule.Name spec.BatchSize spec.Epochs spec.Seed backend.Name
     let bar = ProgressBar()
     let callbacks =
         TrainingCallbacks(
             Batch = (fun p -> bar.Update p),
             Epoch = (fun m -> bar.Finish(); printfn "%s" (describeEpoch m)),
             Log = (fun line -> printfn "%s" line))
-    let result = Trainer(config, spec).Run(data, callbacks, checkpoint, resume)
+    let result = Trainer(config, spec, backend).Run(data, callbacks, checkpoint, resume)
     let modelPath = Path.Combine(outDir, "model.safetensors")
     ModelFile.Save(modelPath, result.Network, result.Config, result.Normalization, extraMetadata = RunMetadata.Of(result, spec))
     let metrics = {| history = result.History; test = EvaluationSummary.Of result.Test |}

@@ -57,8 +57,6 @@ public sealed class Rng
         return result;
     }
 
-    public uint NextUInt() => (uint)(NextULong() >> 32);
-
     /// <summary>Uniform in [0, 1), on the 2^-24 grid every float in that range can hold.</summary>
     public float NextFloat() => (NextULong() >> 40) * (1f / (1 << 24));
 

@@ -39,6 +39,7 @@ let render (results: string) (a: RunRow) (b: RunRow) =
     line "batch size" (string sa.BatchSize) (string sb.BatchSize)
     line "epochs" (string sa.Epochs) (string sb.Epochs)
     line "seed" (string sa.Seed) (string sb.Seed)
+    line "device" (ExperimentSpec.deviceKind sa) (ExperimentSpec.deviceKind sb)
     line "limit / validation" (limit sa) (limit sb)
     text.AppendLine() |> ignore
     line "final test accuracy" (pct a.FinalTestAccuracy) (pct b.FinalTestAccuracy)

@@ -6,6 +6,7 @@ open System.Text
 open System.Text.Json
 open System.Text.Json.Nodes
 open Mnist.Core
+open Mnist.Core.Backends
 open Mnist.Core.Layers
 open Mnist.Core.Models
 open Mnist.Core.Optim
@@ -32,28 +33,32 @@ type ExperimentSpec =
       /// Images held out from the end of the (limited) training set for validation.
       Validation: int
       /// Early stopping after this many epochs without a better validation accuracy.
-      Patience: int option }
+      Patience: int option
+      /// The device kind ("cuda", "ilgpu-cpu"); None for the CPU, so a CPU run's spec and id are
+      /// what they were before devices existed, and a GPU run never shares a CPU run's id.
+      Device: string option }
 
 module ExperimentSpec =
     /// The default dataset name: canonical MNIST wherever it is found.
     [<Literal>]
     let Mnist = "mnist"
 
-    /// The engine's own defaults (those of `mnist train`).
+    /// The engine's own defaults (those of `mnist train`: TrainingDefaults).
     let defaults =
         { Dataset = Mnist
-          Preset = "classic"
-          Width = 1.0
-          Activation = "relu"
-          Optimizer = OptimizerConfig("nesterov")
-          LearningRate = 0.05f
-          Schedule = ScheduleConfig("onecycle")
-          BatchSize = 64
-          Epochs = 1
-          Seed = 1UL
+          Preset = TrainingDefaults.Preset
+          Width = TrainingDefaults.Width
+          Activation = TrainingDefaults.Activation
+          Optimizer = OptimizerConfig(TrainingDefaults.Optimizer)
+          LearningRate = TrainingDefaults.LearningRate
+          Schedule = ScheduleConfig(TrainingDefaults.Schedule)
+          BatchSize = TrainingDefaults.BatchSize
+          Epochs = TrainingDefaults.Epochs
+          Seed = TrainingDefaults.Seed
           Limit = None
-          Validation = 0
-          Patience = None }
+          Validation = TrainingDefaults.Validation
+          Patience = None
+          Device = None }
 
     let trainingSpec (spec: ExperimentSpec) =
         TrainingSpec(
@@ -65,7 +70,11 @@ module ExperimentSpec =
             Schedule = spec.Schedule,
             ValidationCount = spec.Validation,
             Limit = Option.toNullable spec.Limit,
-            Patience = Option.toNullable spec.Patience)
+            Patience = Option.toNullable spec.Patience,
+            Device = Option.toObj spec.Device)
+
+    /// The device kind the run trains on, "cpu" included.
+    let deviceKind (spec: ExperimentSpec) = spec.Device |> Option.defaultValue DeviceName.Cpu
 
     let modelConfig (spec: ExperimentSpec) = Presets.Create(spec.Preset, spec.Width, spec.Activation)
 
@@ -92,7 +101,9 @@ module ExperimentSpec =
                 Preset = preset
                 Activation = Activations.Canonical(spec.Activation |> Option.ofObj |> Option.defaultValue "")
                 Optimizer = spec.Optimizer.Resolve()
-                Schedule = spec.Schedule.Resolve() }
+                Schedule = spec.Schedule.Resolve()
+                // The kind alone ("cuda:1" trains as "cuda" does); the CPU as None.
+                Device = spec.Device |> Option.map DeviceName.Parse |> Option.filter (fun d -> not d.IsCpu) |> Option.map (fun d -> d.Kind) }
         (trainingSpec normalized).Validate() |> ignore
         normalized
 
@@ -158,4 +169,5 @@ module ExperimentSpec =
     let label (spec: ExperimentSpec) =
         let width = if spec.Width = 1.0 then "" else "×" + spec.Width.ToString("G4", Globalization.CultureInfo.InvariantCulture)
         let lr = spec.LearningRate.ToString("G4", Globalization.CultureInfo.InvariantCulture)
-        $"{spec.Preset}{width} {spec.Activation} {spec.Optimizer.Name} lr {lr} b{spec.BatchSize} {spec.Epochs}ep"
+        let device = spec.Device |> Option.map (sprintf " on %s") |> Option.defaultValue ""
+        $"{spec.Preset}{width} {spec.Activation} {spec.Optimizer.Name} lr {lr} b{spec.BatchSize} {spec.Epochs}ep{device}"

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Mnist.Core.Backends;
 using Mnist.Core.IO;
 using Mnist.Core.Models;
 using Mnist.Core.Training;
@@ -42,7 +43,8 @@ public sealed class ServedModel(string path, LoadedModel model, int predictors)
     public ModelDescription Description { get; } = ModelDescription.Of(path, model);
     public int PixelCount => Model.Config.InputShape.Aggregate(1, (a, b) => a * b);
 
-    public static ServedModel Load(string path, int predictors) => new(path, ModelFile.Load(path), predictors);
+    /// <summary>Loads the model onto <paramref name="backend"/>, where its predictors will run.</summary>
+    public static ServedModel Load(string path, int predictors, Backend backend) => new(path, ModelFile.Load(path, backend), predictors);
 }
 
 /// <summary>
@@ -58,7 +60,7 @@ public sealed class ModelHost(ServedModel initial)
     /// <summary>Loads <paramref name="path"/> fully before it replaces the current model (a bad file changes nothing).</summary>
     public ModelDescription Swap(string path)
     {
-        var next = ServedModel.Load(path, _current.Pool.Size);
+        var next = ServedModel.Load(path, _current.Pool.Size, _current.Model.Network.Backend);
         _current = next;
         return next.Description;
     }

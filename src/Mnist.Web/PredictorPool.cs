@@ -54,13 +54,13 @@ public sealed class PredictorPool
         }
     }
 
-    /// <summary>A second network with the loaded one's weights and buffers (batch-norm statistics).</summary>
+    /// <summary>A second network with the loaded one's weights and buffers (batch-norm statistics), on the same backend.</summary>
     public static Sequential Copy(LoadedModel model)
     {
-        var network = ModelBuilder.Build(model.Config, seed: 0);
+        var network = ModelBuilder.Build(model.Config, seed: 0, model.Network.Backend);
         var source = ModelFile.NamedTensors(model.Network);
         var target = ModelFile.NamedTensors(network);
-        for (int i = 0; i < target.Count; i++) source[i].Value.Span.CopyTo(target[i].Value.Span);
+        for (int i = 0; i < target.Count; i++) target[i].Value.CopyFrom(source[i].Value);
         return network;
     }
 }

@@ -1,12 +1,13 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Mnist.Core.Backends;
 
 namespace Mnist.Web;
 
 /// <summary>
 /// How the server is set up. `mnist serve` fills it from its arguments; the project run on its
 /// own (and the tests) read the same settings from configuration: --model, --results, --registry, --data,
-/// --host, --port, --predictors, --max-body.
+/// --host, --port, --predictors, --max-body, --device.
 /// </summary>
 public sealed record ServeOptions
 {
@@ -30,6 +31,9 @@ public sealed record ServeOptions
 
     /// <summary>Predictions that run at once (each has its own copy of the network); default: one per core.</summary>
     public int Predictors { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Where predictions and dashboard training run: "cpu" (the default), "cuda", "cuda:N", "ilgpu-cpu".</summary>
+    public string Device { get; init; } = DeviceName.Cpu;
 
     /// <summary>Largest request body accepted (413 beyond it).</summary>
     public long MaxBodyBytes { get; init; } = 4L << 20;
@@ -57,6 +61,7 @@ public sealed record ServeOptions
             Port = number("port", defaults.Port, 0),
             Predictors = number("predictors", defaults.Predictors, 1),
             MaxBodyBytes = number("max-body", (int)defaults.MaxBodyBytes, 1024),
+            Device = text("device") ?? defaults.Device,
         };
     }
 }

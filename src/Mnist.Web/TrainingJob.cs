@@ -8,18 +8,18 @@ namespace Mnist.Web;
 /// <summary>What a dashboard user asks for: the same knobs as `mnist train`.</summary>
 public sealed record TrainRequest
 {
-    public string Preset { get; init; } = "classic";
-    public double Width { get; init; } = 1;
-    public string Activation { get; init; } = "relu";
-    public string Optimizer { get; init; } = "nesterov";
-    public string Schedule { get; init; } = "onecycle";
-    public float LearningRate { get; init; } = 0.05f;
-    public int BatchSize { get; init; } = 64;
-    public int Epochs { get; init; } = 1;
-    public ulong Seed { get; init; } = 1;
+    public string Preset { get; init; } = TrainingDefaults.Preset;
+    public double Width { get; init; } = TrainingDefaults.Width;
+    public string Activation { get; init; } = TrainingDefaults.Activation;
+    public string Optimizer { get; init; } = TrainingDefaults.Optimizer;
+    public string Schedule { get; init; } = TrainingDefaults.Schedule;
+    public float LearningRate { get; init; } = TrainingDefaults.LearningRate;
+    public int BatchSize { get; init; } = TrainingDefaults.BatchSize;
+    public int Epochs { get; init; } = TrainingDefaults.Epochs;
+    public ulong Seed { get; init; } = TrainingDefaults.Seed;
     /// <summary>Train on the first N images only (a quick look).</summary>
     public int? Limit { get; init; }
-    public int Validation { get; init; }
+    public int Validation { get; init; } = TrainingDefaults.Validation;
 }
 
 /// <summary>A job's state as the dashboard shows it.</summary>

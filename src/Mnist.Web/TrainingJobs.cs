@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.FSharp.Core;
 using Mnist.Core;
+using Mnist.Core.Backends;
 using Mnist.Core.Optim;
 using Mnist.Core.Training;
 using Mnist.Experiments;
@@ -33,7 +34,7 @@ public sealed class TrainingJobs(ServeOptions options, ResultsRegistry registry,
     public TrainingJob? Find(string id) => _jobs.GetValueOrDefault(id);
 
     /// <summary>The experiment run a request describes (its spec normalized, its id); a bad setting is a 400 naming it.</summary>
-    public static SweepRun Describe(TrainRequest request)
+    public static SweepRun Describe(TrainRequest request, string device = DeviceName.Cpu)
     {
         try
         {
@@ -51,7 +52,8 @@ public sealed class TrainingJobs(ServeOptions options, ResultsRegistry registry,
                 seed: request.Seed,
                 limit: request.Limit is int limit ? FSharpOption<int>.Some(limit) : FSharpOption<int>.None,
                 validation: request.Validation,
-                patience: FSharpOption<int>.None);
+                patience: FSharpOption<int>.None,
+                device: FSharpOption<string>.Some(device));
             return SingleRun.plan(spec);
         }
         catch (MnistException e)
@@ -60,7 +62,7 @@ public sealed class TrainingJobs(ServeOptions options, ResultsRegistry registry,
         }
     }
 
-    public TrainingJob Start(TrainRequest request) => Launch(request, Describe(request), resuming: null);
+    public TrainingJob Start(TrainRequest request) => Launch(request, Describe(request, options.Device), resuming: null);
 
     /// <summary>Continues an interrupted registry run from its last checkpoint; a run that is not interrupted is a 409.</summary>
     public TrainingJob Resume(RunRow row)

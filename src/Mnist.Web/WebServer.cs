@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.HostFiltering;
+using Mnist.Core.Backends;
 using Mnist.Core.Imaging;
 
 namespace Mnist.Web;
@@ -31,7 +32,7 @@ public static class WebServer
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<ServeOptions>();
-            return new ModelHost(ServedModel.Load(DefaultModel.Resolve(o), o.Predictors));
+            return new ModelHost(ServedModel.Load(DefaultModel.Resolve(o), o.Predictors, Devices.Get(o.Device)));
         });
         services.AddSingleton<ResultsRegistry>();
         services.AddSingleton<TrainingJobs>();

@@ -24,7 +24,6 @@ type private SlightlyWrong() =
     inherit Layer()
     let output = Tensor(0)
     let grad = Tensor(0)
-    override _.Kind = "wrong"
     override _.OutputShape(s) = s
     override _.Forward(x, _) =
         output.Reshape(x.Shape.ToArray()) |> ignore

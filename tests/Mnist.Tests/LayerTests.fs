@@ -56,7 +56,10 @@ let private rngTests =
             Expect.floatClose { absolute = 0.01; relative = 0.0 } mean 0.0 "gaussian mean"
             Expect.floatClose { absolute = 0.01; relative = 0.0 } var 1.0 "gaussian variance"
             let counts = Array.zeroCreate 7
-            for _ in 1 .. 70000 do counts.[rng.NextInt 7] <- counts.[rng.NextInt 7] + 1
+            for _ in 1 .. 70000 do
+                let bucket = rng.NextInt 7
+                counts.[bucket] <- counts.[bucket] + 1
+            Expect.equal (Array.sum counts) 70000 "every draw counted once"
             for c in counts do Expect.isTrue (abs (c - 10000) < 500) (sprintf "bucket count %d" c)
         }
         test "portable log agrees with Math.Log" {
@@ -302,6 +305,26 @@ let private modelTests =
             Expect.stringContains json "\"inputShape\"" "camelCase"
             Expect.stringContains json "\"type\": \"conv2d\"" "discriminator"
             Expect.stringContains json "\"numClasses\": 10" "classes"
+        }
+        test "the classic config's JSON is byte for byte what saved models hold" {
+            // The text models trained before the layer kinds moved into a registry carry.
+            let saved =
+                """{"inputShape":[1,28,28],"numClasses":10,"layers":[{"type":"conv2d","out":32,"kernel":3,"stride":1,"pad":1,"bias":true},"""
+                + """{"type":"activation","name":"relu"},{"type":"maxpool","size":2},{"type":"conv2d","out":64,"kernel":3,"stride":1,"pad":1,"bias":true},"""
+                + """{"type":"activation","name":"relu"},{"type":"maxpool","size":2},{"type":"flatten"},{"type":"dense","out":128},"""
+                + """{"type":"activation","name":"relu"},{"type":"dropout","p":0.25},{"type":"dense","out":10}],"name":"classic"}"""
+            Expect.equal (Presets.Create("classic").ToJson(false)) saved "written"
+            Expect.isTrue ((ModelConfig.FromJson saved).SameAs(Presets.Create "classic")) "read back"
+        }
+        test "every layer kind is registered once, names its spec type and declares gradient checks" {
+            let kinds = List.ofSeq LayerKinds.All
+            Expect.equal (kinds |> List.map (fun k -> k.Name) |> List.distinct).Length kinds.Length "unique names"
+            Expect.equal (kinds |> List.map (fun k -> k.SpecType) |> List.distinct).Length kinds.Length "one kind per spec type"
+            for kind in kinds do
+                Expect.isTrue (typeof<LayerSpec>.IsAssignableFrom kind.SpecType) $"{kind.Name}: spec type"
+                Expect.isNonEmpty (List.ofSeq kind.Checks) $"{kind.Name}: gradient checks"
+                for check in kind.Checks do
+                    Expect.equal (LayerKinds.Of(check.Make.Invoke(Backends.Backend.Cpu))) kind $"{check.Name}: built by its kind"
         }
         test "hand-written config builds with inferred shapes" {
             let json = """{ "numClasses": 10, "inputShape": [1, 28, 28], "layers": [

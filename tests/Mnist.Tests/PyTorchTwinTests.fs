@@ -15,7 +15,8 @@ open Mnist.Tests.TestData
 
 /// Every layer kind and activation, with non-default parameters where a kind has them: conv with
 /// and without bias, both poolings (one strided), batch norm 2-D and 1-D, residual blocks with the
-/// identity and the projection shortcut, activation names spelled the ways our configs allow.
+/// identity and the projection shortcut, global max pooling, activation names spelled the ways
+/// our configs allow.
 let everyKind =
     ModelConfig.FromJson """
     { "inputShape": [1, 28, 28], "numClasses": 10, "layers": [
@@ -29,6 +30,7 @@ let everyKind =
         { "type": "residual", "out": 8, "activation": "leaky_relu", "slope": 0.3 },
         { "type": "residual", "out": 12, "stride": 2, "activation": "tanh" },
         { "type": "activation", "name": "SiLU" },
+        { "type": "globalmaxpool" },
         { "type": "flatten" },
         { "type": "dense", "out": 32 },
         { "type": "batchnorm" },
@@ -92,7 +94,7 @@ let tests =
     testList "PyTorchTwin" [
         test "the every-kind config covers every layer type and activation" {
             let kinds = everyKind.Layers |> Seq.map kindName |> Set.ofSeq
-            Expect.equal kinds (Set.ofSeq ModelConfig.LayerTypes) "layer types"
+            Expect.equal kinds (Set.ofSeq LayerKinds.Names) "layer types"
             let canonical = Activations.Names |> Seq.map Activations.Canonical |> Set.ofSeq
             Expect.equal (activationsOf everyKind) canonical "activations"
         }

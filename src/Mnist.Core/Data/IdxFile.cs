@@ -7,7 +7,6 @@ namespace Mnist.Core.Data;
 public sealed class IdxFormatException(string path, string problem)
     : MnistException($"{Path.GetFileName(path)}: {problem} ({path})")
 {
-    public string FilePath { get; } = path;
     public string Problem { get; } = problem;
 }
 

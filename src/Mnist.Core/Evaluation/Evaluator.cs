@@ -5,11 +5,16 @@ using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Evaluation;
 
-/// <summary>Runs a network in evaluation mode over a split: loss, confusion matrix, worst mistakes.</summary>
+/// <summary>
+/// Runs a network in evaluation mode over a split: loss, confusion matrix, worst mistakes. Each
+/// batch goes up to the network's backend; the loss and the probabilities (for the confusion
+/// matrix and the mistakes) come back down.
+/// </summary>
 public sealed class Evaluator(int batchSize = 500, int mistakesKept = 25)
 {
     private readonly SoftmaxCrossEntropy _loss = new();
     private Tensor? _images;
+    private float[] _hostImages = [], _probabilities = [];
     private int[] _labels = [];
 
     public EvaluationResult Evaluate(Sequential network, BatchLoader loader)
@@ -27,7 +32,9 @@ public sealed class Evaluator(int batchSize = 500, int mistakesKept = 25)
             lossSum += (double)result.MeanLoss * count;
             classes = logits.Dim(1);
             confusion ??= new int[classes, classes];
-            var probabilities = _loss.Probabilities.Span;
+            if (_probabilities.Length < count * classes) _probabilities = new float[batchSize * classes];
+            var probabilities = _probabilities.AsSpan(0, count * classes);
+            _loss.Probabilities.CopyToHost(probabilities);
             for (int i = 0; i < count; i++)
             {
                 var row = probabilities.Slice(i * classes, classes);
@@ -40,14 +47,17 @@ public sealed class Evaluator(int batchSize = 500, int mistakesKept = 25)
         return new EvaluationResult(split.Count == 0 ? 0 : lossSum / split.Count, confusion ?? new int[10, 10], worst);
     }
 
-    /// <summary>Logits for samples [start, start+count) of the loader's split.</summary>
+    /// <summary>Logits for samples [start, start+count) of the loader's split, on the network's backend.</summary>
     public Tensor Forward(Sequential network, BatchLoader loader, int start, int count)
     {
         var split = loader.Split;
-        _images ??= new Tensor(batchSize, 1, split.Height, split.Width);
+        if (_images is null || _images.Backend != network.Backend) _images = new Tensor(network.Backend, batchSize, 1, split.Height, split.Width);
         _images.Reshape(count, 1, split.Height, split.Width);
+        if (_hostImages.Length < _images.Length) _hostImages = new float[Math.Max(count, batchSize) * split.ImageSize];
         if (_labels.Length < count) _labels = new int[Math.Max(count, batchSize)];
-        loader.FillRange(start, count, _images.Span, _labels.AsSpan(0, count));
+        var pixels = _hostImages.AsSpan(0, _images.Length);
+        loader.FillRange(start, count, pixels, _labels.AsSpan(0, count));
+        _images.CopyFromHost(pixels);
         return network.Forward(_images, training: false);
     }
 }

@@ -42,14 +42,13 @@ public static class GradientChecker
     {
         var o = options ?? new GradCheckOptions();
         beforeForward?.Invoke();
-        var projection = RandomProjection(layer.Forward(input, training), o.Seed);
+        var (projection, r) = RandomProjection(layer.Forward(input, training), o.Seed);
         var targets = AnalyticTargets(layer, layer.Backward(projection), input);
 
         double Loss()
         {
             beforeForward?.Invoke();
-            var y = layer.Forward(input, training).Span;
-            var r = projection.Span;
+            var y = layer.Forward(input, training).ToArray();
             double sum = 0;
             for (int i = 0; i < y.Length; i++) sum += (double)r[i] * y[i];
             return sum;
@@ -107,7 +106,7 @@ public static class GradientChecker
         GradCheckOptions? options = null)
     {
         var o = options ?? new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3 };
-        var projection = RandomProjection(layer.Forward(input, training), o.Seed);
+        var (projection, r) = RandomProjection(layer.Forward(input, training), o.Seed);
         var targets = AnalyticTargets(layer, layer.Backward(projection), input);
         ulong pattern = 0;
 
@@ -115,7 +114,6 @@ public static class GradientChecker
         {
             var (y, pieces) = Float64Reference.Forward(layer, input, training);
             pattern = pieces;
-            var r = projection.Span;
             double sum = 0;
             for (int i = 0; i < y.Length; i++) sum += r[i] * y[i];
             return sum;
@@ -135,7 +133,7 @@ public static class GradientChecker
     /// <summary>Mean cross-entropy computed in double from float logits (a reference for the model check).</summary>
     public static double CrossEntropy(Tensor logits, ReadOnlySpan<int> labels)
     {
-        var wide = Array.ConvertAll(logits.Span.ToArray(), v => (double)v);
+        var wide = Array.ConvertAll(logits.ToArray(), v => (double)v);
         return Float64Reference.CrossEntropy(wide, logits.Dim(1), labels[..logits.Dim(0)]);
     }
 
@@ -148,14 +146,15 @@ public static class GradientChecker
         return hash;
     }
 
-    /// <summary>The fixed random r of the loss L = Σ r ⊙ y: Gaussian, shaped like the layer's output.</summary>
-    private static Tensor RandomProjection(Tensor output, ulong seed)
+    /// <summary>The fixed random r of the loss L = Σ r ⊙ y: Gaussian, shaped like the layer's output, on its backend and on the host.</summary>
+    private static (Tensor Device, float[] Host) RandomProjection(Tensor output, ulong seed)
     {
-        var projection = new Tensor(output.Shape.ToArray());
         var rng = new Rng(seed ^ 0x5EED_0F_0F_0Ful);
-        var weights = projection.Span;
+        var weights = new float[output.Length];
         for (int i = 0; i < weights.Length; i++) weights[i] = rng.NextGaussian();
-        return projection;
+        var projection = new Tensor(output.Backend, output.Shape.ToArray());
+        projection.CopyFromHost(weights);
+        return (projection, weights);
     }
 
     /// <summary>Snapshots the gradients Backward just wrote (later forward passes may reuse the buffers).</summary>
@@ -175,8 +174,8 @@ public static class GradientChecker
 
     private static GradCheckResult CheckTensor(Probe probe, GradTarget target, GradCheckOptions o, ulong seed)
     {
-        var value = target.Value.Span;
-        var analytic = target.Analytic.Span;
+        var value = target.Value;
+        var analytic = target.Analytic.ToArray();
         if (analytic.Length != value.Length)
             throw new ArgumentException($"{target.Name}: gradient of {analytic.Length} elements for a value of {value.Length}");
         double scale = 0;
@@ -277,15 +276,21 @@ public static class GradientChecker
         /// <summary>Loss with element i moved by <paramref name="step"/>, the step float32 really took, and whether no kink moved.</summary>
         private (double Loss, double Step, bool Clean) Evaluate(Tensor value, int i, double step)
         {
-            float original = value[i];
+            // One element down and up again: the tensor may live on any backend.
+            value.CopyToHost(_element, i);
+            float original = _element[0];
             float moved = (float)(original + step);
             // A step below half an ulp would round away: take the neighbouring float instead.
             if (moved == original) moved = step > 0 ? MathF.BitIncrement(original) : MathF.BitDecrement(original);
-            value[i] = moved;
+            _element[0] = moved;
+            value.CopyFromHost(_element, i);
             double loss = _loss();
             bool clean = _pieces is null || _pieces() == _pattern;
-            value[i] = original;
+            _element[0] = original;
+            value.CopyFromHost(_element, i);
             return (loss, Math.Abs((double)moved - original), clean);
         }
+
+        private readonly float[] _element = new float[1];
     }
 }

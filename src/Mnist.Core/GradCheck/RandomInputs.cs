@@ -5,7 +5,8 @@ namespace Mnist.Core.GradCheck;
 
 /// <summary>
 /// Seeded inputs and parameters for gradient checks and layer tests: the same seed gives the
-/// same values on every machine, so a failing check can be rerun as it was.
+/// same values on every machine, so a failing check can be rerun as it was. Inputs are CPU
+/// tensors (Tensor.To moves them); parameters are set on whatever backend they live.
 /// </summary>
 public static class RandomInputs
 {
@@ -58,8 +59,9 @@ public static class RandomInputs
         var rng = new Rng(seed);
         foreach (var p in layer.Parameters)
         {
-            var s = p.Value.Span;
+            var s = new float[p.Value.Length];
             for (int i = 0; i < s.Length; i++) s[i] = scale * rng.NextGaussian();
+            p.Value.CopyFromHost(s);
         }
         return layer;
     }

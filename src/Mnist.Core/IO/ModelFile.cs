@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Mnist.Core.Backends;
 using Mnist.Core.Data;
 using Mnist.Core.Layers;
 using Mnist.Core.Models;
@@ -43,7 +44,10 @@ public static class ModelFile
         [NormalizationKey] = JsonSerializer.Serialize(new { mean = normalization.Mean, std = normalization.Std }),
     };
 
-    /// <summary>Writes the model atomically; <paramref name="extra"/> adds tensors (optimizer state) and metadata.</summary>
+    /// <summary>
+    /// Writes the model atomically, its tensors downloaded from wherever they live;
+    /// <paramref name="extraTensors"/> and <paramref name="extraMetadata"/> add optimizer state and metadata.
+    /// </summary>
     public static void Save(string path, Sequential network, ModelConfig config, Normalization normalization,
         IEnumerable<(string Name, Tensor Value)>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
@@ -56,10 +60,13 @@ public static class ModelFile
     }
 
     /// <summary>
-    /// Reads a model file. Tensors whose names start with one of <paramref name="extraPrefixes"/>
-    /// (a checkpoint's optimizer state) are allowed beside the model's own.
+    /// Reads a model file onto the CPU. Tensors whose names start with one of
+    /// <paramref name="extraPrefixes"/> (a checkpoint's optimizer state) are allowed beside the model's own.
     /// </summary>
-    public static LoadedModel Load(string path, params string[] extraPrefixes)
+    public static LoadedModel Load(string path, params string[] extraPrefixes) => Load(path, Backend.Cpu, extraPrefixes);
+
+    /// <summary>Reads a model file and uploads its network to <paramref name="backend"/> (files are the same whatever the device).</summary>
+    public static LoadedModel Load(string path, Backend backend, params string[] extraPrefixes)
     {
         if (!System.IO.File.Exists(path)) throw new MnistException($"model file not found: {path}");
         var file = SafeTensors.Read(path);
@@ -68,7 +75,7 @@ public static class ModelFile
         Sequential network;
         try
         {
-            network = ModelBuilder.Build(config, seed: 0);
+            network = ModelBuilder.Build(config, seed: 0, backend);
         }
         catch (ArgumentException e)
         {
@@ -77,8 +84,7 @@ public static class ModelFile
         var expected = NamedTensors(network);
         foreach (var (name, target) in expected)
         {
-            var source = file.Get(name, target.Shape.ToArray());
-            source.Span.CopyTo(target.Span);
+            target.CopyFrom(file.Get(name, target.Shape.ToArray()));
         }
         var known = expected.Select(e => e.Name).ToHashSet();
         var unknown = file.Tensors.Keys.Where(n => !known.Contains(n) && !extraPrefixes.Any(n.StartsWith)).ToList();

@@ -135,7 +135,8 @@ public static class SafeTensors
         byte[]? swapped = null;
         foreach (var (_, value) in tensors)
         {
-            ReadOnlySpan<float> data = value.Span;
+            // Downloaded from the tensor's backend (a copy on the CPU too: saving is not the hot path).
+            ReadOnlySpan<float> data = value.ToArray();
             if (BitConverter.IsLittleEndian)
             {
                 stream.Write(MemoryMarshal.AsBytes(data));

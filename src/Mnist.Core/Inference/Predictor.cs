@@ -14,12 +14,26 @@ public sealed record Prediction(int Digit, float[] Probabilities)
 
 /// <summary>
 /// Classifies 28×28 images whose pixels are in [0,1] (ink bright), applying the model's own
-/// normalisation. Holds the network's buffers, so one predictor serves one thread at a time.
+/// normalisation. The image goes up to the network's backend and the logits come back down.
+/// Holds the network's buffers, so one predictor serves one thread at a time.
 /// </summary>
-public sealed class Predictor(Sequential network, Normalization normalization, int[] inputShape)
+public sealed class Predictor
 {
-    private readonly Tensor _input = new([1, .. inputShape]);
-    private readonly int _featureLayer = FeatureMaps.LayerOf(network);
+    private readonly Sequential _network;
+    private readonly Normalization _normalization;
+    private readonly Tensor _input;
+    private readonly float[] _pixels;
+    private float[] _logits = [];
+    private readonly int _featureLayer;
+
+    public Predictor(Sequential network, Normalization normalization, int[] inputShape)
+    {
+        _network = network;
+        _normalization = normalization;
+        _input = new Tensor(network.Backend, [1, .. inputShape]);
+        _pixels = new float[_input.Length];
+        _featureLayer = FeatureMaps.LayerOf(network);
+    }
 
     public Predictor(LoadedModel model) : this(model.Network, model.Normalization, model.Config.InputShape) { }
 
@@ -27,11 +41,8 @@ public sealed class Predictor(Sequential network, Normalization normalization, i
 
     public Prediction Predict(ReadOnlySpan<float> unitPixels)
     {
-        if (unitPixels.Length != _input.Length)
-            throw new MnistException($"expected {_input.Length} pixels, got {unitPixels.Length}");
-        normalization.Apply(unitPixels, _input.Span);
-        var logits = network.Forward(_input, training: false).Span;
-        return Classify(logits);
+        Upload(unitPixels);
+        return Classify(_network.Forward(_input, training: false));
     }
 
     /// <summary>
@@ -42,26 +53,33 @@ public sealed class Predictor(Sequential network, Normalization normalization, i
     /// </summary>
     public (Prediction Prediction, FeatureMaps? Maps) PredictWithFeatureMaps(ReadOnlySpan<float> unitPixels)
     {
-        if (unitPixels.Length != _input.Length)
-            throw new MnistException($"expected {_input.Length} pixels, got {unitPixels.Length}");
-        normalization.Apply(unitPixels, _input.Span);
+        Upload(unitPixels);
         FeatureMaps? maps = null;
         var x = _input;
-        for (int i = 0; i < network.Layers.Count; i++)
+        for (int i = 0; i < _network.Layers.Count; i++)
         {
-            x = network.Layers[i].Forward(x, training: false);
-            if (i == _featureLayer) maps = new FeatureMaps(i, x.Dim(1), x.Dim(2), x.Dim(3), x.Span.ToArray());
+            x = _network.Layers[i].Forward(x, training: false);
+            if (i == _featureLayer) maps = new FeatureMaps(i, x.Dim(1), x.Dim(2), x.Dim(3), x.ToArray());
         }
-        var logits = x.Span;
-        return (Classify(logits), maps);
+        return (Classify(x), maps);
+    }
+
+    private void Upload(ReadOnlySpan<float> unitPixels)
+    {
+        if (unitPixels.Length != _input.Length)
+            throw new MnistException($"expected {_input.Length} pixels, got {unitPixels.Length}");
+        _normalization.Apply(unitPixels, _pixels);
+        _input.CopyFromHost(_pixels);
     }
 
     /// <summary>The digit and the ten probabilities, by the same softmax the training loss uses.</summary>
-    private static Prediction Classify(ReadOnlySpan<float> logits)
+    private Prediction Classify(Tensor output)
     {
-        int digit = SoftmaxCrossEntropy.ArgMax(logits);
-        var probabilities = new float[logits.Length];
-        SoftmaxCrossEntropy.Softmax(logits, logits[digit], probabilities);
+        if (_logits.Length != output.Length) _logits = new float[output.Length];
+        output.CopyToHost(_logits);
+        int digit = SoftmaxCrossEntropy.ArgMax(_logits);
+        var probabilities = new float[_logits.Length];
+        SoftmaxCrossEntropy.Softmax(_logits, _logits[digit], probabilities);
         return new Prediction(digit, probabilities);
     }
 }

@@ -72,15 +72,6 @@ public static class Elementwise
         for (int r = 0; r < rows; r++) AddInPlace(matrix.Slice(r * cols, cols), bias);
     }
 
-    /// <summary>Adds bias[c] to each plane of a batch×channels×plane tensor (conv layers).</summary>
-    public static void AddChannelBias(Span<float> x, int batch, int plane, ReadOnlySpan<float> bias)
-    {
-        int channels = bias.Length;
-        x = x[..(batch * channels * plane)];
-        for (int n = 0; n < batch; n++)
-            for (int c = 0; c < channels; c++) AddScalar(x.Slice((n * channels + c) * plane, plane), bias[c]);
-    }
-
     /// <summary>sums[j] = Σ_rows matrix[row, j] (dense bias gradient).</summary>
     public static void SumRows(ReadOnlySpan<float> matrix, int rows, Span<float> sums)
     {

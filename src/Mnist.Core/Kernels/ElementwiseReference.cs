@@ -19,14 +19,6 @@ public static class ElementwiseReference
             for (int j = 0; j < bias.Length; j++) matrix[r * bias.Length + j] += bias[j];
     }
 
-    public static void AddChannelBias(Span<float> x, int batch, int plane, ReadOnlySpan<float> bias)
-    {
-        int channels = bias.Length;
-        for (int n = 0; n < batch; n++)
-            for (int c = 0; c < channels; c++)
-                for (int i = 0; i < plane; i++) x[(n * channels + c) * plane + i] += bias[c];
-    }
-
     public static void SumRows(ReadOnlySpan<float> matrix, int rows, Span<float> sums)
     {
         sums.Clear();

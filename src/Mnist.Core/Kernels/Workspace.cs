@@ -3,11 +3,16 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// Scratch buffers a layer hands to its kernels: each slot grows to the largest size asked for and
 /// is then reused, so the steady-state training step allocates nothing.
-/// <see cref="Convolution"/> uses slots 0–2.
+/// <see cref="Convolution"/> uses slots 0–2. Each convolution layer owns one and hands it to its
+/// backend's convolution entry points; a backend other than the CPU keeps its own per-layer
+/// scratch in <see cref="DeviceState"/>.
 /// </summary>
 public sealed class Workspace
 {
     private float[][] _slots = [];
+
+    /// <summary>Whatever a non-CPU backend keeps for this layer between calls (its scratch buffers, say).</summary>
+    public object? DeviceState { get; set; }
 
     public Span<float> Get(int slot, int length)
     {

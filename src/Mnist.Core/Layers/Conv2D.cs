@@ -1,7 +1,62 @@
+using Mnist.Core.Backends;
+using Mnist.Core.GradCheck;
 using Mnist.Core.Kernels;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
+
+/// <summary>Convolution with <paramref name="Out"/> channels and a square kernel.</summary>
+public sealed record Conv2DSpec(int Out, int Kernel = 3, int Stride = 1, int Pad = 0, bool Bias = true) : LayerSpec;
+
+/// <summary>"conv2d": a <see cref="Conv2D"/> over the input's channels.</summary>
+internal sealed class Conv2DKind : LayerKind<Conv2DSpec, Conv2D>
+{
+    public override string Name => "conv2d";
+
+    protected override Conv2D Build(Conv2DSpec s, LayerContext context) =>
+        new(context.ImageChannels(Name), s.Out, s.Kernel, s.Stride, s.Pad, s.Bias, context.Backend);
+
+    private protected override Float64Tensor Float64(Conv2D c, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        int n = input.Batch, ch = input.Shape[1], h = input.Shape[2], w = input.Shape[3];
+        int k = c.Kernel, s = c.Stride, p = c.Padding, o = c.OutChannels;
+        int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+        var wt = c.Weight.Value.ToArray();
+        var bias = c.Bias?.Value.ToArray();
+        var y = new double[n * o * oh * ow];
+        for (int b = 0; b < n; b++)
+            for (int oc = 0; oc < o; oc++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double sum = bias is null ? 0 : bias[oc];
+                        for (int ic = 0; ic < ch; ic++)
+                            for (int ky = 0; ky < k; ky++)
+                            {
+                                int iy = oy * s - p + ky;
+                                if (iy < 0 || iy >= h) continue;
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    int ix = ox * s - p + kx;
+                                    if (ix < 0 || ix >= w) continue;
+                                    sum += wt[((oc * ch + ic) * k + ky) * k + kx] * x[((b * ch + ic) * h + iy) * w + ix];
+                                }
+                            }
+                        y[((b * o + oc) * oh + oy) * ow + ox] = sum;
+                    }
+        return new(y, [n, o, oh, ow]);
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("conv2d 3x3 stride 1 pad 1", b => new Conv2D(2, 3, 3, 1, 1, backend: b), LayerCheck.Gaussian(0f, 2, 2, 5, 5)),
+        new("conv2d 5x5 stride 2 pad 2", b => new Conv2D(2, 3, 5, 2, 2, backend: b), LayerCheck.Gaussian(0f, 2, 2, 7, 6)),
+        new("conv2d 1x1 stride 2 without bias", b => new Conv2D(3, 2, 1, 2, 0, false, backend: b), LayerCheck.Gaussian(0f, 2, 3, 5, 5)),
+        new("conv2d 2x2 stride 3 no pad", b => new Conv2D(1, 2, 2, 3, 0, backend: b), LayerCheck.Gaussian(0f, 3, 1, 8, 8)),
+    ];
+}
 
 /// <summary>
 /// 2-D convolution over NCHW images: square kernel, any stride and zero padding; weights
@@ -10,13 +65,14 @@ namespace Mnist.Core.Layers;
 public sealed class Conv2D : Layer, IInitializable
 {
     private readonly Workspace _workspace = new();
-    private readonly Tensor _output = OwnedBuffers.Empty();
-    private readonly Tensor _gradInput = OwnedBuffers.Empty();
+    private readonly Tensor _output;
+    private readonly Tensor _gradInput;
     private Tensor? _input;
     private ConvGeometry _geometry;
-    private readonly float[] _noBias;
+    private readonly Tensor? _zeroBias, _unusedBiasGrad;
 
-    public Conv2D(int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = true)
+    public Conv2D(int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = true,
+        Backend? backend = null) : base(backend)
     {
         if (inChannels < 1 || outChannels < 1 || kernel < 1 || stride < 1 || padding < 0)
             throw new MnistException($"conv2d needs positive channels, kernel and stride and a non-negative padding (got in {inChannels}, out {outChannels}, kernel {kernel}, stride {stride}, pad {padding})");
@@ -25,11 +81,13 @@ public sealed class Conv2D : Layer, IInitializable
         Kernel = kernel;
         Stride = stride;
         Padding = padding;
-        Weight = new Parameter("weight", new Tensor(outChannels, inChannels, kernel, kernel));
-        Bias = bias ? new Parameter("bias", new Tensor(outChannels)) { Decay = false } : null;
+        Weight = new Parameter("weight", new Tensor(Backend, outChannels, inChannels, kernel, kernel));
+        Bias = bias ? new Parameter("bias", new Tensor(Backend, outChannels)) { Decay = false } : null;
         // Without a bias (a convolution followed by batch norm) the kernels get zeros to add and
-        // a scratch half to write the unused bias gradient into.
-        _noBias = bias ? [] : new float[2 * outChannels];
+        // a scratch tensor to write the unused bias gradient into.
+        if (!bias) (_zeroBias, _unusedBiasGrad) = (new Tensor(Backend, outChannels), new Tensor(Backend, outChannels));
+        _output = OwnedBuffers.Empty(Backend);
+        _gradInput = OwnedBuffers.Empty(Backend);
     }
 
     public int InChannels { get; }
@@ -39,8 +97,6 @@ public sealed class Conv2D : Layer, IInitializable
     public int Padding { get; }
     public Parameter Weight { get; }
     public Parameter? Bias { get; }
-
-    public override string Kind => "conv2d";
 
     public override IEnumerable<Parameter> Parameters => Bias is null ? [Weight] : [Weight, Bias];
 
@@ -58,8 +114,7 @@ public sealed class Conv2D : Layer, IInitializable
         _geometry = Geometry(input.Dim(1), input.Dim(2), input.Dim(3), 3);
         _input = input;
         var y = OwnedBuffers.Shape(_output, batch, OutChannels, _geometry.OutH, _geometry.OutW);
-        ReadOnlySpan<float> bias = Bias is null ? _noBias.AsSpan(0, OutChannels) : Bias.Value.Span;
-        Convolution.Forward(_geometry, OutChannels, batch, input.Span, Weight.Value.Span, bias, y.Span, _workspace);
+        Backend.ConvForward(_geometry, OutChannels, batch, input, Weight.Value, Bias?.Value ?? _zeroBias!, y, _workspace);
         return y;
     }
 
@@ -67,11 +122,10 @@ public sealed class Conv2D : Layer, IInitializable
     {
         var x = _input ?? throw new InvalidOperationException("Backward before Forward");
         int batch = x.Dim(0);
-        var db = Bias is null ? _noBias.AsSpan(OutChannels) : Bias.Grad.Span;
-        Convolution.BackwardWeights(_geometry, OutChannels, batch, x.Span, gradOutput.Span, Weight.Grad.Span, db, _workspace);
+        Backend.ConvBackwardWeights(_geometry, OutChannels, batch, x, gradOutput, Weight.Grad, Bias?.Grad ?? _unusedBiasGrad!, _workspace);
         if (!ComputeInputGradient) return _gradInput;
         var dx = OwnedBuffers.ShapeLike(_gradInput, x);
-        Convolution.BackwardData(_geometry, OutChannels, batch, gradOutput.Span, Weight.Value.Span, dx.Span, _workspace);
+        Backend.ConvBackwardData(_geometry, OutChannels, batch, gradOutput, Weight.Value, dx, _workspace);
         return dx;
     }
 

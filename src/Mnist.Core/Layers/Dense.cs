@@ -1,7 +1,43 @@
-using Mnist.Core.Kernels;
+using Mnist.Core.Backends;
+using Mnist.Core.GradCheck;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
+
+/// <summary>A fully connected layer with <paramref name="Out"/> outputs.</summary>
+public sealed record DenseSpec(int Out) : LayerSpec;
+
+/// <summary>"dense": a <see cref="Dense"/> over every element of a sample.</summary>
+internal sealed class DenseKind : LayerKind<DenseSpec, Dense>
+{
+    public override string Name => "dense";
+
+    protected override Dense Build(DenseSpec s, LayerContext context) => new(context.Features, s.Out, context.Backend);
+
+    private protected override Float64Tensor Float64(Dense d, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        int batch = input.Batch, inF = d.InFeatures, outF = d.OutFeatures;
+        var w = d.Weight.Value.ToArray();
+        var bias = d.Bias.Value.ToArray();
+        var y = new double[batch * outF];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < outF; o++)
+            {
+                double sum = bias[o];
+                for (int i = 0; i < inF; i++) sum += w[o * inF + i] * x[b * inF + i];
+                y[b * outF + o] = sum;
+            }
+        return new(y, [batch, outF]);
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("dense", b => new Dense(7, 5, backend: b), LayerCheck.Gaussian(0f, 3, 7)),
+        new("dense on an image-shaped input", b => new Dense(12, 4, backend: b), LayerCheck.Gaussian(0f, 2, 3, 2, 2)),
+    ];
+}
 
 /// <summary>
 /// Fully connected: y = x·Wᵀ + b with W [out, in] (PyTorch layout). Accepts any input whose
@@ -9,26 +45,26 @@ namespace Mnist.Core.Layers;
 /// </summary>
 public sealed class Dense : Layer, IInitializable
 {
-    private readonly Tensor _output = OwnedBuffers.Empty();
-    private readonly Tensor _gradInput = OwnedBuffers.Empty();
+    private readonly Tensor _output;
+    private readonly Tensor _gradInput;
     private Tensor? _input;
 
-    public Dense(int inFeatures, int outFeatures)
+    public Dense(int inFeatures, int outFeatures, Backend? backend = null) : base(backend)
     {
         if (inFeatures < 1 || outFeatures < 1)
             throw new MnistException($"dense needs positive sizes (got in {inFeatures}, out {outFeatures})");
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        Weight = new Parameter("weight", new Tensor(outFeatures, inFeatures));
-        Bias = new Parameter("bias", new Tensor(outFeatures)) { Decay = false };
+        Weight = new Parameter("weight", new Tensor(Backend, outFeatures, inFeatures));
+        Bias = new Parameter("bias", new Tensor(Backend, outFeatures)) { Decay = false };
+        _output = OwnedBuffers.Empty(Backend);
+        _gradInput = OwnedBuffers.Empty(Backend);
     }
 
     public int InFeatures { get; }
     public int OutFeatures { get; }
     public Parameter Weight { get; }
     public Parameter Bias { get; }
-
-    public override string Kind => "dense";
 
     public override IEnumerable<Parameter> Parameters => [Weight, Bias];
 
@@ -46,8 +82,8 @@ public sealed class Dense : Layer, IInitializable
         _input = input;
         var y = OwnedBuffers.Shape(_output, batch, OutFeatures);
         // y[N, out] = x[N, in] · W[out, in]ᵀ
-        Gemm.Sgemm(false, true, batch, OutFeatures, InFeatures, input.Span, InFeatures, Weight.Value.Span, InFeatures, y.Span, OutFeatures);
-        Elementwise.AddRowBias(y.Span, batch, Bias.Value.Span);
+        Backend.Gemm(false, true, batch, OutFeatures, InFeatures, input, InFeatures, Weight.Value, InFeatures, y, OutFeatures);
+        Backend.AddRowBias(y, batch, Bias.Value);
         return y;
     }
 
@@ -55,14 +91,14 @@ public sealed class Dense : Layer, IInitializable
     {
         var x = _input ?? throw new InvalidOperationException("Backward before Forward");
         int batch = x.Dim(0);
-        var dy = gradOutput.Span;
+        var dy = gradOutput;
         // dW[out, in] = dy[N, out]ᵀ · x[N, in];  db = Σ_N dy
-        Gemm.Sgemm(true, false, OutFeatures, InFeatures, batch, dy, OutFeatures, x.Span, InFeatures, Weight.Grad.Span, InFeatures);
-        Elementwise.SumRows(dy, batch, Bias.Grad.Span);
+        Backend.Gemm(true, false, OutFeatures, InFeatures, batch, dy, OutFeatures, x, InFeatures, Weight.Grad, InFeatures);
+        Backend.SumRows(dy, batch, Bias.Grad);
         if (!ComputeInputGradient) return _gradInput;
         // dx[N, in] = dy[N, out] · W[out, in]
         var dx = OwnedBuffers.ShapeLike(_gradInput, x);
-        Gemm.Sgemm(false, false, batch, InFeatures, OutFeatures, dy, OutFeatures, Weight.Value.Span, InFeatures, dx.Span, InFeatures);
+        Backend.Gemm(false, false, batch, InFeatures, OutFeatures, dy, OutFeatures, Weight.Value, InFeatures, dx, InFeatures);
         return dx;
     }
 

@@ -1,24 +1,61 @@
+using Mnist.Core.Backends;
+using Mnist.Core.GradCheck;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
 
+/// <summary>Dropout with drop probability <paramref name="P"/>.</summary>
+public sealed record DropoutSpec(float P) : LayerSpec;
+
+/// <summary>"dropout": a <see cref="Dropout"/> with a generator of its own, split from the model's seed.</summary>
+internal sealed class DropoutKind : LayerKind<DropoutSpec, Dropout>
+{
+    public override string Name => "dropout";
+
+    protected override Dropout Build(DropoutSpec s, LayerContext context) => new(s.P, context.NewGenerator(), context.Backend);
+
+    /// <summary>Reuses the mask of the layer's last training pass.</summary>
+    private protected override Float64Tensor Float64(Dropout drop, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        if (!pass.Training || drop.P == 0f) return input;
+        var mask = drop.LastMask;
+        if (mask is null || mask.Length != x.Length) throw new InvalidOperationException("run the model's training forward pass first: the reference reuses its dropout mask");
+        var y = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] * mask[i];
+        return input with { Values = y };
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("dropout in evaluation", b => new Dropout(0.5f, new Rng(1), backend: b), LayerCheck.Gaussian(0f, 3, 10), Training: false),
+        // Every float32 pass draws the same mask; the float64 reference reuses the layer's.
+        new("dropout in training with a fixed mask", b => new Dropout(0.4f, new Rng(9), backend: b), () => RandomInputs.Gaussian(4, 0f, 3, 20),
+            BeforeForward: layer => ((Dropout)layer).Rng.State = new Rng(9).State),
+    ];
+}
+
 /// <summary>
 /// Inverted dropout: in training each element is kept with probability 1 − p and scaled by
-/// 1/(1 − p), so evaluation is the identity. The mask comes from the layer's own <see cref="Rng"/>,
-/// so a seed fixes every mask of a run.
+/// 1/(1 − p), so evaluation is the identity. The mask comes from the layer's own random stream
+/// (<see cref="Rng"/>, reseeded by the trainer every epoch), so a seed fixes every mask of a run.
 /// </summary>
 public sealed class Dropout : Layer
 {
-    private readonly Tensor _output = OwnedBuffers.Empty();
-    private readonly Tensor _mask = OwnedBuffers.Empty();
-    private readonly Tensor _gradInput = OwnedBuffers.Empty();
+    private readonly Tensor _output;
+    private readonly Tensor _mask;
+    private readonly Tensor _gradInput;
     private bool _masked;
 
-    public Dropout(float p, Rng rng)
+    public Dropout(float p, Rng rng, Backend? backend = null) : base(backend)
     {
         if (!(p >= 0f && p < 1f)) throw new MnistException($"dropout probability must be in [0, 1) (got {p})");
         P = p;
         Rng = rng;
+        _output = OwnedBuffers.Empty(Backend);
+        _mask = OwnedBuffers.Empty(Backend);
+        _gradInput = OwnedBuffers.Empty(Backend);
     }
 
     public float P { get; }
@@ -26,10 +63,22 @@ public sealed class Dropout : Layer
     /// <summary>The generator that draws the masks (its <see cref="Rng.State"/> can be saved and restored).</summary>
     public Rng Rng { get; }
 
-    public override string Kind => "dropout";
+    /// <summary>The stream's key and index (see <see cref="RandomStream"/>), set by <see cref="Reseed"/>.</summary>
+    public ulong Seed { get; private set; }
+    public ulong Stream { get; private set; }
 
-    /// <summary>The last training pass's mask (0 or 1/(1 − p) per element), for the float64 reference.</summary>
-    internal ReadOnlySpan<float> LastMask => _masked ? _mask.Span : default;
+    /// <summary>Random numbers drawn since the stream was seeded.</summary>
+    public ulong Counter { get; private set; }
+
+    /// <summary>Starts the masks afresh from <paramref name="seed"/>: the trainer's per-epoch stream <paramref name="stream"/>.</summary>
+    public void Reseed(ulong seed, ulong stream)
+    {
+        Rng.State = new Rng(seed).State;
+        (Seed, Stream, Counter) = (seed, stream, 0);
+    }
+
+    /// <summary>The last training pass's mask (0 or 1/(1 − p) per element), for the float64 reference; null without one.</summary>
+    internal float[]? LastMask => _masked ? _mask.ToArray() : null;
 
     public override int[] OutputShape(int[] inputShape) => inputShape;
 
@@ -38,16 +87,12 @@ public sealed class Dropout : Layer
         _masked = training && P > 0f;
         // Evaluation: identity, handing the input itself on.
         if (!_masked) return input;
-        var mask = OwnedBuffers.ShapeLike(_mask, input).Span;
-        var y = OwnedBuffers.ShapeLike(_output, input).Span;
-        var x = input.Span;
-        float keep = 1f / (1f - P);
-        for (int i = 0; i < x.Length; i++)
-        {
-            mask[i] = Rng.NextFloat() >= P ? keep : 0f;
-            y[i] = x[i] * mask[i];
-        }
-        return _output;
+        var mask = OwnedBuffers.ShapeLike(_mask, input);
+        var y = OwnedBuffers.ShapeLike(_output, input);
+        Backend.DropoutMask(mask, P, new RandomStream(Rng, Seed, Stream, Counter));
+        Counter += (ulong)mask.Length;
+        Backend.Multiply(input, mask, y);
+        return y;
     }
 
     public override Tensor Backward(Tensor gradOutput)
@@ -55,10 +100,7 @@ public sealed class Dropout : Layer
         if (!_masked) return gradOutput;
         if (!ComputeInputGradient) return _gradInput;
         var dx = OwnedBuffers.ShapeLike(_gradInput, gradOutput);
-        var mask = _mask.Span;
-        var dy = gradOutput.Span;
-        var d = dx.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = dy[i] * mask[i];
+        Backend.Multiply(gradOutput, _mask, dx);
         return dx;
     }
 

@@ -1,20 +1,36 @@
+using Mnist.Core.Backends;
+using Mnist.Core.GradCheck;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
+
+public sealed record FlattenSpec : LayerSpec;
+
+/// <summary>"flatten": a <see cref="Flatten"/>.</summary>
+internal sealed class FlattenKind : LayerKind<FlattenSpec, Flatten>
+{
+    public override string Name => "flatten";
+
+    protected override Flatten Build(FlattenSpec s, LayerContext context) => new(context.Backend);
+
+    private protected override Float64Tensor Float64(Flatten layer, Float64Tensor x, Float64Pass pass) =>
+        new(x.Values, [x.Batch, x.Values.Length / x.Batch]);
+
+    internal override IEnumerable<LayerCheck> Checks => [new("flatten", b => new Flatten(backend: b), LayerCheck.Gaussian(0f, 2, 3, 2, 2))];
+}
 
 /// <summary>
 /// [N, C, H, W] → [N, C·H·W]. Both directions are views of the neighbour's storage (no copy);
 /// the view objects are cached, so a pass allocates nothing once shapes settle.
 /// </summary>
-public sealed class Flatten : Layer
+public sealed class Flatten(Backend? backend = null) : Layer(backend)
 {
     private Tensor? _outputView;
     private Tensor? _gradView;
     private Tensor? _input;
     private int[] _inputShape = [];
     private readonly int[] _flatShape = new int[2];
-
-    public override string Kind => "flatten";
 
     public override int[] OutputShape(int[] inputShape) => [Tensor.CountOf(inputShape)];
 

@@ -18,21 +18,36 @@ public interface IInitializable
     void Initialize(InitScheme scheme, Rng rng);
 }
 
-/// <summary>Weight initialisation driven by an <see cref="Rng"/>, so a seed fixes the starting network.</summary>
+/// <summary>
+/// A layer whose kind decides how the weights feeding it should start: an activation, or a block
+/// that ends in one. <see cref="Models.ModelBuilder"/> gives each weighted layer the preference of
+/// the first such layer after it.
+/// </summary>
+public interface IInitPreference
+{
+    InitScheme PreferredInit { get; }
+}
+
+/// <summary>
+/// Weight initialisation driven by an <see cref="Rng"/>, so a seed fixes the starting network:
+/// drawn on the host and uploaded, the same numbers on every backend.
+/// </summary>
 public static class Init
 {
     public static void He(Tensor weights, int fanIn, Rng rng)
     {
         float std = MathF.Sqrt(2f / fanIn);
-        var w = weights.Span;
+        var w = new float[weights.Length];
         for (int i = 0; i < w.Length; i++) w[i] = std * rng.NextGaussian();
+        weights.CopyFromHost(w);
     }
 
     public static void Xavier(Tensor weights, int fanIn, int fanOut, Rng rng)
     {
         float limit = MathF.Sqrt(6f / (fanIn + fanOut));
-        var w = weights.Span;
+        var w = new float[weights.Length];
         for (int i = 0; i < w.Length; i++) w[i] = limit * (2f * rng.NextFloat() - 1f);
+        weights.CopyFromHost(w);
     }
 
     public static void Weights(Tensor weights, int fanIn, int fanOut, InitScheme scheme, Rng rng)

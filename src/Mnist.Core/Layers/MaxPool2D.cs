@@ -1,17 +1,41 @@
-using Mnist.Core.Kernels;
+using Mnist.Core.Backends;
+using Mnist.Core.GradCheck;
+using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
 
-/// <summary>Max pooling over size×size windows; backward sends each gradient to the window's winner.</summary>
-public sealed class MaxPool2D(int size = 2, int? stride = null) : Pool2D("maxpool", size, stride), IPiecewise
+/// <summary>Max pooling; the stride defaults to the window size.</summary>
+public sealed record MaxPoolSpec(int Size = 2, int? Stride = null) : LayerSpec;
+
+/// <summary>"maxpool": a <see cref="MaxPool2D"/>.</summary>
+internal sealed class MaxPoolKind : LayerKind<MaxPoolSpec, MaxPool2D>
 {
-    private int[] _argmax = [];
+    public override string Name => "maxpool";
+
+    protected override MaxPool2D Build(MaxPoolSpec s, LayerContext context) => new(s.Size, s.Stride, context.Backend);
+
+    private protected override Float64Tensor Float64(MaxPool2D layer, Float64Tensor x, Float64Pass pass) => layer.Float64(x, pass);
+
+    // Shuffled ramps: no near-ties inside a pooling window.
+    internal override IEnumerable<LayerCheck> Checks =>
+    [
+        new("maxpool 2x2 stride 2", b => new MaxPool2D(2, backend: b), () => RandomInputs.ShuffledRamp(5, 0.05f, 2, 2, 6, 6)),
+        new("maxpool 3x3 stride 2 (overlapping windows)", b => new MaxPool2D(3, 2, backend: b), () => RandomInputs.ShuffledRamp(6, 0.05f, 2, 2, 7, 7)),
+    ];
+}
+
+/// <summary>Max pooling over size×size windows; backward sends each gradient to the window's winner.</summary>
+public sealed class MaxPool2D(int size = 2, int? stride = null, Backend? backend = null)
+    : Pool2D("max pooling", size, stride, backend), IPiecewise
+{
+    private IndexBuffer? _argmax;
 
     public override Tensor Forward(Tensor input, bool training)
     {
         var y = ShapeOutput(input);
-        Pooling.MaxForward(Geometry, input.Dim(0), input.Span, y.Span, OwnedBuffers.Ints(ref _argmax, y.Length));
+        _argmax ??= new IndexBuffer(Backend);
+        Backend.MaxPoolForward(Geometry, input.Dim(0), input, y, _argmax.Resize(y.Length));
         return y;
     }
 
@@ -20,11 +44,13 @@ public sealed class MaxPool2D(int size = 2, int? stride = null) : Pool2D("maxpoo
         var x = Input;
         if (!ComputeInputGradient) return GradInput;
         var dx = OwnedBuffers.ShapeLike(GradInput, x);
-        Pooling.MaxBackward(Geometry, x.Dim(0), gradOutput.Span, _argmax.AsSpan(0, gradOutput.Length), dx.Span);
+        Backend.MaxPoolBackward(Geometry, x.Dim(0), gradOutput, _argmax!, dx);
         return dx;
     }
 
-    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Indices(hash, _argmax.AsSpan(0, Output.Length));
+    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Indices(hash, _argmax is null ? [] : _argmax.ToArray());
+
+    internal Float64Tensor Float64(Float64Tensor x, Float64Pass pass) => Float64(x, pass, max: true);
 
     public override string ToString() => $"MaxPool2D({Size}x{Size}, stride {Stride})";
 }

@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
@@ -28,15 +29,8 @@ internal static class OwnedBuffers
         return t.Reshape(like.Shape.ToArray());
     }
 
-    /// <summary>Grows an index buffer to at least <paramref name="length"/> (max-pool argmax).</summary>
-    public static Span<int> Ints(ref int[] buffer, int length)
-    {
-        if (buffer.Length < length) buffer = new int[length];
-        return buffer.AsSpan(0, length);
-    }
-
-    /// <summary>A fresh empty tensor to be shaped on first use.</summary>
-    public static Tensor Empty() => new(0);
+    /// <summary>A fresh empty tensor on <paramref name="backend"/>, to be shaped on first use.</summary>
+    public static Tensor Empty(Backend backend) => new(backend, 0);
 
     /// <summary>
     /// A view of <paramref name="source"/>'s storage under another shape, cached in
@@ -45,10 +39,8 @@ internal static class OwnedBuffers
     public static Tensor View(ref Tensor? view, Tensor source, ReadOnlySpan<int> shape)
     {
         if (view is not null && ReferenceEquals(view.Storage, source.Storage) && view.SameShape(shape)) return view;
-        return view = new Tensor(source.Storage, shape.ToArray());
+        return view = Tensor.Over(source.Storage, shape);
     }
-
-    public static string Text(ReadOnlySpan<int> shape) => Tensor.ShapeText(shape);
 
     /// <summary>Checks a forward input against the per-sample shape a layer was built for (−1: any size).</summary>
     public static void Expect(Tensor input, ReadOnlySpan<int> sampleShape, Layer layer)
@@ -58,6 +50,6 @@ internal static class OwnedBuffers
         if (ok) return;
         var dims = new string[sampleShape.Length];
         for (int i = 0; i < dims.Length; i++) dims[i] = sampleShape[i] < 0 ? "?" : sampleShape[i].ToString();
-        throw new MnistException($"{layer} expects input [batch, {string.Join(", ", dims)}] but got {Text(input.Shape)}");
+        throw new MnistException($"{layer} expects input [batch, {string.Join(", ", dims)}] but got {Tensor.ShapeText(input.Shape)}");
     }
 }

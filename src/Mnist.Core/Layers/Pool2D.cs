@@ -1,3 +1,5 @@
+using Mnist.Core.Backends;
+using Mnist.Core.GradCheck;
 using Mnist.Core.Kernels;
 using Mnist.Core.Tensors;
 
@@ -11,19 +13,19 @@ public abstract class Pool2D : Layer
 {
     private Tensor? _input;
 
-    private protected Pool2D(string kind, int size, int? stride)
+    private protected Pool2D(string what, int size, int? stride, Backend? backend) : base(backend)
     {
-        Kind = kind;
-        Size = size >= 1 ? size : throw new MnistException($"{kind} size must be at least 1 (got {size})");
-        Stride = (stride ?? size) >= 1 ? stride ?? size : throw new MnistException($"{kind} stride must be at least 1 (got {stride})");
+        Size = size >= 1 ? size : throw new MnistException($"{what} size must be at least 1 (got {size})");
+        Stride = (stride ?? size) >= 1 ? stride ?? size : throw new MnistException($"{what} stride must be at least 1 (got {stride})");
+        Output = OwnedBuffers.Empty(Backend);
+        GradInput = OwnedBuffers.Empty(Backend);
     }
 
-    public override string Kind { get; }
     public int Size { get; }
     public int Stride { get; }
 
-    private protected Tensor Output { get; } = OwnedBuffers.Empty();
-    private protected Tensor GradInput { get; } = OwnedBuffers.Empty();
+    private protected Tensor Output { get; }
+    private protected Tensor GradInput { get; }
     private protected PoolGeometry Geometry { get; private set; }
 
     /// <summary>The last forward input, which backward needs.</summary>
@@ -49,5 +51,32 @@ public abstract class Pool2D : Layer
     {
         if (height < Size || width < Size) throw new MnistException($"{this} does not fit a {height}x{width} input");
         return new PoolGeometry(channels, height, width, Size, Stride);
+    }
+
+    /// <summary>The float64 reference of max or average pooling (the max-pool winners fold into the pass's pieces).</summary>
+    private protected Float64Tensor Float64(Float64Tensor input, Float64Pass pass, bool max)
+    {
+        var x = input.Values;
+        var shape = input.Shape;
+        int planes = shape[0] * shape[1], h = shape[2], w = shape[3];
+        int oh = (h - Size) / Stride + 1, ow = (w - Size) / Stride + 1;
+        var y = new double[planes * oh * ow];
+        for (int pl = 0; pl < planes; pl++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int first = (pl * h + oy * Stride) * w + ox * Stride, best = first;
+                    double sum = 0;
+                    for (int ky = 0; ky < Size; ky++)
+                        for (int kx = 0; kx < Size; kx++)
+                        {
+                            int i = first + ky * w + kx;
+                            sum += x[i];
+                            if (x[i] > x[best]) best = i;
+                        }
+                    if (max) pass.Piece((ulong)best);
+                    y[(pl * oh + oy) * ow + ox] = max ? x[best] : sum / (Size * Size);
+                }
+        return new(y, [shape[0], shape[1], oh, ow]);
     }
 }

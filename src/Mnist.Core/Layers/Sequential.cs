@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
@@ -21,7 +22,8 @@ public sealed class Sequential : Layer, ICompositeLayer
 
     public IReadOnlyList<Layer> Layers => _layers;
 
-    public override string Kind => "sequential";
+    /// <summary>Its first layer's (the builder puts every layer on one backend).</summary>
+    public override Backend Backend => _layers[0].Backend;
 
     public IEnumerable<(string Name, Layer Layer)> Children
     {

@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Losses;
@@ -11,22 +12,24 @@ public readonly record struct LossResult(float MeanLoss, int Correct, int Count)
 /// <summary>
 /// Softmax followed by cross-entropy on integer labels, fused so it is stable for any logits:
 /// loss = log Σ exp(z − max) − (z_label − max). Forward also counts argmax hits, so training
-/// gets its accuracy for free; backward gives (softmax − onehot)/N.
+/// gets its accuracy for free; backward gives (softmax − onehot)/N. It computes on the logits'
+/// backend: the labels go up (checked first, on the host) and the loss and hit count come down.
 /// </summary>
 public sealed class SoftmaxCrossEntropy
 {
-    private readonly Tensor _probabilities = new(0);
-    private readonly Tensor _gradient = new(0);
-    private int[] _labels = [];
+    private Tensor _probabilities = new(0);
+    private Tensor _gradient = new(0);
+    private IndexBuffer _labels = new(Backend.Cpu);
+    private int[] _hostLabels = [];
     private int _batch, _classes;
 
-    /// <summary>Softmax of the last forward's logits, [N, classes].</summary>
+    /// <summary>Softmax of the last forward's logits, [N, classes], on their backend.</summary>
     public Tensor Probabilities => _probabilities;
 
     public LossResult Forward(Tensor logits, ReadOnlySpan<int> labels)
     {
         Begin(logits, labels.Length);
-        for (int n = 0; n < _batch; n++) _labels[n] = CheckLabel(labels[n], n);
+        for (int n = 0; n < _batch; n++) _hostLabels[n] = CheckLabel(labels[n], n);
         return Compute(logits);
     }
 
@@ -34,7 +37,7 @@ public sealed class SoftmaxCrossEntropy
     public LossResult Forward(Tensor logits, ReadOnlySpan<byte> labels)
     {
         Begin(logits, labels.Length);
-        for (int n = 0; n < _batch; n++) _labels[n] = CheckLabel(labels[n], n);
+        for (int n = 0; n < _batch; n++) _hostLabels[n] = CheckLabel(labels[n], n);
         return Compute(logits);
     }
 
@@ -43,11 +46,7 @@ public sealed class SoftmaxCrossEntropy
     {
         if (_batch == 0 && _classes == 0) throw new InvalidOperationException("Backward before Forward");
         var g = _gradient.SameShape(_probabilities.Shape) ? _gradient : _gradient.Reshape(_probabilities.Shape.ToArray());
-        var p = _probabilities.Span;
-        var d = g.Span;
-        float inv = 1f / _batch;
-        for (int i = 0; i < d.Length; i++) d[i] = p[i] * inv;
-        for (int n = 0; n < _batch; n++) d[n * _classes + _labels[n]] -= inv;
+        g.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, _batch, _classes, g);
         return g;
     }
 
@@ -58,8 +57,10 @@ public sealed class SoftmaxCrossEntropy
         if (logits.Dim(0) == 0) throw new MnistException("the loss needs a non-empty batch");
         _batch = logits.Dim(0);
         _classes = logits.Dim(1);
+        if (logits.Backend != _probabilities.Backend)
+            (_probabilities, _gradient, _labels) = (new(logits.Backend, 0), new(logits.Backend, 0), new(logits.Backend));
         if (!_probabilities.SameShape(logits.Shape)) _probabilities.Reshape(logits.Shape.ToArray());
-        if (_labels.Length < _batch) _labels = new int[_batch];
+        if (_hostLabels.Length < _batch) _hostLabels = new int[_batch];
     }
 
     private int CheckLabel(int label, int n) =>
@@ -67,22 +68,8 @@ public sealed class SoftmaxCrossEntropy
 
     private LossResult Compute(Tensor logits)
     {
-        var z = logits.Span;
-        var p = _probabilities.Span;
-        double total = 0;
-        int correct = 0;
-        for (int n = 0; n < _batch; n++)
-        {
-            var row = z.Slice(n * _classes, _classes);
-            int best = ArgMax(row);
-            float max = row[best];
-            double sum = Softmax(row, max, p.Slice(n * _classes, _classes));
-            int label = _labels[n];
-            // −log softmax_label = log Σ exp(z − max) − (z_label − max); the sum is ≥ 1.
-            total += Math.Log(sum) - ((double)row[label] - max);
-            if (best == label) correct++;
-        }
-        return new LossResult((float)(total / _batch), correct, _batch);
+        _labels.CopyFromHost(_hostLabels.AsSpan(0, _batch));
+        return logits.Backend.SoftmaxCrossEntropy(logits, _labels, _batch, _classes, _probabilities);
     }
 
     /// <summary>Index of the largest value (the first one on ties): the predicted class.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Mnist.Core.Models;
 
@@ -27,7 +28,7 @@ public sealed record ModelConfig(int[] InputShape, int NumClasses, IReadOnlyList
         }
         catch (JsonException e)
         {
-            string hint = e.Message.Contains("discriminator", StringComparison.Ordinal) ? $" (layer types: {string.Join(", ", LayerTypes)})" : "";
+            string hint = e.Message.Contains("discriminator", StringComparison.Ordinal) ? $" (layer types: {string.Join(", ", LayerKinds.Names)})" : "";
             throw new MnistException($"invalid model config: {e.Message}{hint}", e);
         }
         catch (NotSupportedException e)
@@ -41,10 +42,6 @@ public sealed record ModelConfig(int[] InputShape, int NumClasses, IReadOnlyList
         return config;
     }
 
-    /// <summary>The "type" names a layer spec may have.</summary>
-    public static IReadOnlyList<string> LayerTypes { get; } =
-        ["conv2d", "maxpool", "avgpool", "activation", "flatten", "dense", "dropout", "batchnorm", "residual"];
-
     /// <summary>Same content (records compare arrays by reference, so compare the JSON).</summary>
     public bool SameAs(ModelConfig other) => ToJson(false) == other.ToJson(false);
 
@@ -56,5 +53,6 @@ public sealed record ModelConfig(int[] InputShape, int NumClasses, IReadOnlyList
         AllowOutOfOrderMetadataProperties = true,
         RespectRequiredConstructorParameters = true,
         WriteIndented = indented,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { LayerKinds.DescribeSpecs } },
     };
 }

@@ -19,7 +19,7 @@ public sealed record ModelSummary(int[] InputShape, IReadOnlyList<SummaryRow> Ro
         {
             var layer = model.Layers[i];
             shape = layer.OutputShape(shape);
-            rows.Add(new SummaryRow(i, layer.ToString() ?? layer.Kind, shape, LayerTree.ParameterCount(layer)));
+            rows.Add(new SummaryRow(i, layer.ToString() ?? layer.GetType().Name, shape, LayerTree.ParameterCount(layer)));
         }
         return new ModelSummary(inputShape, rows, model.ParameterCount);
     }

@@ -1,4 +1,5 @@
 using Mnist.Core.Layers;
+using Mnist.Core.Training;
 
 namespace Mnist.Core.Models;
 
@@ -10,7 +11,7 @@ public static class Presets
 {
     public static IReadOnlyList<string> Names { get; } = ["classic", "light", "resnet"];
 
-    public static ModelConfig Create(string name, double width = 1.0, string activation = "relu")
+    public static ModelConfig Create(string name, double width = TrainingDefaults.Width, string activation = TrainingDefaults.Activation)
     {
         if (!(width > 0 && double.IsFinite(width))) throw new MnistException($"width multiplier must be a positive number (got {width})");
         string act = Activations.Canonical(activation);

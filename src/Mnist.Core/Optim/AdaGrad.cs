@@ -1,5 +1,6 @@
-using System.Numerics;
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
+using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Optim;
 
@@ -15,17 +16,6 @@ public sealed class AdaGrad : Optimizer
 
     protected override string Hyperparameters => $"eps={Eps}";
 
-    private protected override void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty)
-        => UpdateLoop.Run(new Rule(penalty, learningRate, Eps), value, grad, Buffer(0, index), default);
-
-    private readonly struct Rule(Penalty penalty, float lr, float eps) : IElementRule
-    {
-        public Vector<float> Apply(Vector<float> p, Vector<float> g, ref Vector<float> sum, ref Vector<float> unused)
-        {
-            g = penalty.Gradient(g, p);
-            sum += g * g;
-            var std = Vector.SquareRoot(sum) + new Vector<float>(eps);
-            return penalty.Shrink(p) - new Vector<float>(lr) * (g / std);
-        }
-    }
+    private protected override void Update(int index, Tensor value, Tensor grad, float learningRate, in WeightPenalty penalty)
+        => value.Backend.AdaGradUpdate(value, grad, Buffer(0, index), learningRate, Eps, penalty);
 }

@@ -1,5 +1,6 @@
-using System.Numerics;
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
+using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Optim;
 
@@ -51,22 +52,8 @@ public class Adam : Optimizer, IMomentumOptimizer
         _correction2Sqrt = (float)Math.Sqrt(correction2);
     }
 
-    private protected override void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty)
-        => UpdateLoop.Run(new Rule(penalty, _beta1, Beta2, Eps, _stepSize, _correction2Sqrt), value, grad,
-                          Buffer(0, index), Buffer(1, index));
-
-    private readonly struct Rule(Penalty penalty, float beta1, float beta2, float eps, float stepSize, float correction2Sqrt)
-        : IElementRule
-    {
-        public Vector<float> Apply(Vector<float> p, Vector<float> g, ref Vector<float> m, ref Vector<float> v)
-        {
-            g = penalty.Gradient(g, p);
-            m = new Vector<float>(beta1) * m + new Vector<float>(1 - beta1) * g;
-            v = new Vector<float>(beta2) * v + new Vector<float>(1 - beta2) * (g * g);
-            var denom = Vector.SquareRoot(v) / new Vector<float>(correction2Sqrt) + new Vector<float>(eps);
-            return penalty.Shrink(p) - new Vector<float>(stepSize) * (m / denom);
-        }
-    }
+    private protected override void Update(int index, Tensor value, Tensor grad, float learningRate, in WeightPenalty penalty)
+        => value.Backend.AdamUpdate(value, grad, Buffer(0, index), Buffer(1, index), _beta1, Beta2, Eps, _stepSize, _correction2Sqrt, penalty);
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
-using System.Numerics;
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
+using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Optim;
 
@@ -13,16 +14,6 @@ public sealed class MomentumSgd : MomentumOptimizer
 
     public override string Name => "momentum";
 
-    private protected override void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty)
-        => UpdateLoop.Run(new Rule(penalty, learningRate, Momentum), value, grad, Buffer(0, index), default);
-
-    private readonly struct Rule(Penalty penalty, float lr, float mu) : IElementRule
-    {
-        public Vector<float> Apply(Vector<float> p, Vector<float> g, ref Vector<float> v, ref Vector<float> unused)
-        {
-            g = penalty.Gradient(g, p);
-            v = new Vector<float>(mu) * v + g;
-            return penalty.Shrink(p) - new Vector<float>(lr) * v;
-        }
-    }
+    private protected override void Update(int index, Tensor value, Tensor grad, float learningRate, in WeightPenalty penalty)
+        => value.Backend.MomentumUpdate(value, grad, Buffer(0, index), learningRate, Momentum, penalty);
 }

@@ -1,3 +1,4 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
 using Mnist.Core.Tensors;
 
@@ -50,8 +51,8 @@ public abstract class Optimizer
         for (int i = 0; i < _parameters.Length; i++)
         {
             var parameter = _parameters[i];
-            var penalty = new Penalty(Regularization, parameter.Decay, learningRate);
-            Update(i, parameter.Value.Span, parameter.Grad.Span, learningRate, penalty);
+            var penalty = new WeightPenalty(Regularization, parameter.Decay, learningRate);
+            Update(i, parameter.Value, parameter.Grad, learningRate, penalty);
         }
     }
 
@@ -73,11 +74,11 @@ public abstract class Optimizer
     /// <summary>Called once per step before the parameters are updated (e.g. bias corrections).</summary>
     protected virtual void BeginStep(float learningRate) { }
 
-    /// <summary>Updates parameter <paramref name="index"/> in place.</summary>
-    private protected abstract void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty);
+    /// <summary>Updates parameter <paramref name="index"/> in place, on its backend.</summary>
+    private protected abstract void Update(int index, Tensor value, Tensor grad, float learningRate, in WeightPenalty penalty);
 
-    /// <summary>State buffer <paramref name="buffer"/> of parameter <paramref name="index"/>.</summary>
-    protected Span<float> Buffer(int buffer, int index) => _state![buffer][index].Span;
+    /// <summary>State buffer <paramref name="buffer"/> of parameter <paramref name="index"/> (on the parameter's backend).</summary>
+    protected Tensor Buffer(int buffer, int index) => _state![buffer][index];
 
     /// <summary>
     /// The state as named tensors, "{parameter}.{buffer}" (e.g. "conv1.weight.exp_avg"). The
@@ -134,7 +135,7 @@ public abstract class Optimizer
 
         for (int b = 0; b < _bufferNames.Length; b++)
             for (int i = 0; i < _parameters.Length; i++)
-                given[StateName(i, b)].Span.CopyTo(own[b][i].Span);
+                own[b][i].CopyFrom(given[StateName(i, b)]);
         StepCount = stepCount;
     }
 
@@ -162,7 +163,7 @@ public abstract class Optimizer
         if (_state is not null) return _state;
         var state = new Tensor[_bufferNames.Length][];
         for (int b = 0; b < state.Length; b++)
-            state[b] = Array.ConvertAll(_parameters, p => new Tensor(p.Value.Shape.ToArray()));
+            state[b] = Array.ConvertAll(_parameters, p => new Tensor(p.Value.Backend, p.Value.Shape.ToArray()));
         return _state = state;
     }
 

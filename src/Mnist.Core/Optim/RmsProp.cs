@@ -1,5 +1,6 @@
-using System.Numerics;
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
+using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Optim;
 
@@ -29,19 +30,7 @@ public sealed class RmsProp : Optimizer
 
     protected override string Hyperparameters => $"alpha={Alpha}, eps={Eps}, momentum={Momentum}";
 
-    private protected override void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty)
-        => UpdateLoop.Run(new Rule(penalty, learningRate, Alpha, Eps, Momentum), value, grad,
-                          Buffer(0, index), Momentum > 0 ? Buffer(1, index) : default);
-
-    private readonly struct Rule(Penalty penalty, float lr, float alpha, float eps, float mu) : IElementRule
-    {
-        public Vector<float> Apply(Vector<float> p, Vector<float> g, ref Vector<float> square, ref Vector<float> buffer)
-        {
-            g = penalty.Gradient(g, p);
-            square = new Vector<float>(alpha) * square + new Vector<float>(1 - alpha) * (g * g);
-            var step = g / (Vector.SquareRoot(square) + new Vector<float>(eps));
-            if (mu > 0) step = buffer = new Vector<float>(mu) * buffer + step;
-            return penalty.Shrink(p) - new Vector<float>(lr) * step;
-        }
-    }
+    private protected override void Update(int index, Tensor value, Tensor grad, float learningRate, in WeightPenalty penalty)
+        => value.Backend.RmsPropUpdate(value, grad, Buffer(0, index), Momentum > 0 ? Buffer(1, index) : null, learningRate, Alpha, Eps,
+                                       Momentum, penalty);
 }

@@ -1,5 +1,6 @@
-using System.Numerics;
+using Mnist.Core.Backends;
 using Mnist.Core.Layers;
+using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Optim;
 
@@ -11,15 +12,6 @@ public sealed class Sgd(IReadOnlyList<Parameter> parameters, Regularization regu
 
     protected override string Hyperparameters => "";
 
-    private protected override void Update(int index, Span<float> value, ReadOnlySpan<float> grad, float learningRate, in Penalty penalty)
-        => UpdateLoop.Run(new Rule(penalty, learningRate), value, grad, default, default);
-
-    private readonly struct Rule(Penalty penalty, float lr) : IElementRule
-    {
-        public Vector<float> Apply(Vector<float> p, Vector<float> g, ref Vector<float> s0, ref Vector<float> s1)
-        {
-            g = penalty.Gradient(g, p);
-            return penalty.Shrink(p) - new Vector<float>(lr) * g;
-        }
-    }
+    private protected override void Update(int index, Tensor value, Tensor grad, float learningRate, in WeightPenalty penalty)
+        => value.Backend.SgdUpdate(value, grad, learningRate, penalty);
 }

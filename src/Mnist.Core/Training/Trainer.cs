@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mnist.Core.Backends;
 using Mnist.Core.Data;
 using Mnist.Core.Evaluation;
 using Mnist.Core.IO;
@@ -27,19 +28,24 @@ public sealed class TrainingCallbacks
 /// Mini-batch training, read top to bottom: shuffle, forward, loss, backward, step; then
 /// evaluate, report, checkpoint. Randomness (initial weights, each epoch's order, dropout masks)
 /// is derived from the seed and the epoch number alone, which is what lets a resumed run match
-/// an uninterrupted one exactly.
+/// an uninterrupted one exactly. The network trains on the backend of the spec's device kind
+/// (or the one given, which must be of that kind): each step uploads its batch and downloads the
+/// loss's two scalars.
 /// </summary>
-public sealed class Trainer(ModelConfig config, TrainingSpec spec)
+public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? backend = null)
 {
     public TrainingResult Run(MnistDataset data, TrainingCallbacks? callbacks = null, string? checkpointPath = null,
         bool resume = false, CancellationToken cancel = default)
     {
         spec.Validate();
+        var device = backend ?? Devices.Get(spec.DeviceKind);
+        if (device.Kind != spec.DeviceKind)
+            throw new MnistException($"the training spec is for device '{spec.DeviceKind}' but the backend is {device.Name}");
         callbacks ??= new TrainingCallbacks();
         var (train, validation) = Splits(data.Train);
         var normalization = Normalization.FromTraining(train);
 
-        var network = ModelBuilder.Build(config, spec.Seed);
+        var network = ModelBuilder.Build(config, spec.Seed, device);
         network.ComputeInputGradient = false;
         var named = network.NamedParameters.ToList();
         var optimizer = Optimizers.Create(spec.Optimizer, named.ConvertAll(p => p.Parameter));
@@ -59,10 +65,11 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
 
         var trainLoader = new BatchLoader(train, normalization);
         var validationLoader = validation is null ? null : new BatchLoader(validation, normalization);
-        var testLoader = new BatchLoader(data.Test, normalization);
+        var testLoader = new BatchLoader(spec.TestLimit is int testLimit ? data.Test.Take(testLimit) : data.Test, normalization);
         var evaluator = new Evaluator();
         var loss = new SoftmaxCrossEntropy();
-        var images = new Tensor(spec.BatchSize, 1, train.Height, train.Width);
+        var images = new Tensor(device, spec.BatchSize, 1, train.Height, train.Width);
+        var hostImages = new float[images.Length];
         var labels = new int[spec.BatchSize];
         var order = new int[train.Count];
         EvaluationResult? test = history.Count > 0 ? evaluator.Evaluate(network, testLoader) : null;
@@ -81,7 +88,8 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
                 cancel.ThrowIfCancellationRequested();
                 int count = Math.Min(spec.BatchSize, epochSamples - start);
                 if (images.Dim(0) != count) images.Reshape(count, 1, train.Height, train.Width); // the last batch
-                trainLoader.Fill(order.AsSpan(start, count), images.Span, labels.AsSpan(0, count));
+                trainLoader.Fill(order.AsSpan(start, count), hostImages.AsSpan(0, images.Length), labels.AsSpan(0, count));
+                images.CopyFromHost(hostImages.AsSpan(0, images.Length));
 
                 var logits = network.Forward(images, training: true);
                 var step = loss.Forward(logits, labels.AsSpan(0, count));
@@ -129,7 +137,10 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
     {
         int index = 0;
         foreach (var dropout in LayerTree.Leaves(network).OfType<Dropout>())
-            dropout.Rng.State = new Rng(SeedFor(epoch, ++index)).State;
+        {
+            index++;
+            dropout.Reseed(SeedFor(epoch, index), (ulong)index);
+        }
     }
 
     /// <summary>A seed for one epoch's stream, independent of what ran before.</summary>
@@ -153,7 +164,7 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec)
             throw new MnistException($"{path} was trained on other data (its normalisation differs)");
         var source = ModelFile.NamedTensors(saved.Model.Network);
         var target = ModelFile.NamedTensors(network);
-        for (int i = 0; i < target.Count; i++) source[i].Value.Span.CopyTo(target[i].Value.Span);
+        for (int i = 0; i < target.Count; i++) target[i].Value.CopyFrom(source[i].Value);
         optimizer.LoadState(saved.OptimizerState, saved.OptimizerSteps);
         history.AddRange(saved.History);
         callbacks.Log?.Invoke($"resuming after epoch {history.Count} from {path}");

@@ -1,31 +1,44 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Mnist.Core.Backends;
 using Mnist.Core.Optim;
 
 namespace Mnist.Core.Training;
 
 /// <summary>
 /// How a network is trained, as data: with the model config and the data set it fully describes
-/// a run, and the same spec and seed give the same numbers on the same machine.
-/// The defaults are the best short-run recipe measured here: SGD with Nesterov momentum and a
-/// one-cycle schedule sized to the run (learning rate peaking at 0.05, momentum cycling between
-/// 0.95 and 0.85), so they adapt to the number of epochs.
+/// a run, and the same spec and seed give the same numbers on the same machine. The defaults are
+/// <see cref="TrainingDefaults"/>.
 /// </summary>
 public sealed record TrainingSpec
 {
-    public int Epochs { get; init; } = 1;
-    public int BatchSize { get; init; } = 64;
+    public int Epochs { get; init; } = TrainingDefaults.Epochs;
+    public int BatchSize { get; init; } = TrainingDefaults.BatchSize;
     /// <summary>The peak learning rate (the constant one for a constant schedule).</summary>
-    public float LearningRate { get; init; } = 0.05f;
-    public ulong Seed { get; init; } = 1;
-    public OptimizerConfig Optimizer { get; init; } = new("nesterov");
-    public ScheduleConfig Schedule { get; init; } = new("onecycle");
+    public float LearningRate { get; init; } = TrainingDefaults.LearningRate;
+    public ulong Seed { get; init; } = TrainingDefaults.Seed;
+    public OptimizerConfig Optimizer { get; init; } = new(TrainingDefaults.Optimizer);
+    public ScheduleConfig Schedule { get; init; } = new(TrainingDefaults.Schedule);
     /// <summary>Samples held out from the end of the training set for validation (0: none).</summary>
-    public int ValidationCount { get; init; }
+    public int ValidationCount { get; init; } = TrainingDefaults.Validation;
     /// <summary>Train on the first N training samples only (quick runs, tests).</summary>
     public int? Limit { get; init; }
     /// <summary>Stop after this many epochs without a better validation accuracy (needs validation).</summary>
     public int? Patience { get; init; }
+    /// <summary>Evaluate on the first N test images only (quick runs on any device).</summary>
+    public int? TestLimit { get; init; }
+    /// <summary>
+    /// The device kind the run trains on ("cuda", "ilgpu-cpu"); null for the CPU, so a CPU spec
+    /// reads and hashes as it always did. Another kind computes other numbers, so it is part of the spec.
+    /// </summary>
+    public string? Device { get; init; }
+
+    /// <summary>The device kind, "cpu" included.</summary>
+    [JsonIgnore]
+    public string DeviceKind => Device ?? DeviceName.Cpu;
+
+    /// <summary>What <see cref="Device"/> records for a run on <paramref name="backend"/>: its kind, null for the CPU.</summary>
+    public static string? DeviceOf(Backend backend) => backend.Kind == DeviceName.Cpu ? null : backend.Kind;
 
     /// <summary>Throws <see cref="MnistException"/> naming the first setting out of range.</summary>
     public TrainingSpec Validate()
@@ -39,6 +52,9 @@ public sealed record TrainingSpec
         if (Patience is < 1) throw new MnistException($"patience must be at least 1, got {Patience}");
         if (Patience is not null && ValidationCount == 0)
             throw new MnistException("early stopping needs a validation set: give a validation size too");
+        if (TestLimit is < 1) throw new MnistException($"test limit must be at least 1, got {TestLimit}");
+        if (Device is not null && DeviceName.Parse(Device) is { IsCpu: true } or { Index: not null })
+            throw new MnistException($"a training spec records a device kind other than the CPU (cuda, ilgpu-cpu), not '{Device}'");
         Optimizer.Resolve();
         Schedule.Resolve();
         return this;

@@ -24,6 +24,7 @@ let private specList (metrics: RunMetrics) =
           "batch size", string s.BatchSize
           "epochs", (let ran = metrics.History.Length in if metrics.StoppedEarly then $"{ran} of {s.Epochs} (stopped early)" else string ran)
           "seed", string s.Seed
+          "device", ExperimentSpec.deviceKind s
           "training images", (match s.Limit with Some n -> $"first {n:N0}" | None -> "all") + (if s.Validation > 0 then $", last {s.Validation:N0} of them held out for validation" else "")
           "training time", inv "F1" metrics.TrainSeconds + " s in training passes, " + inv "F1" metrics.WallSeconds + " s wall"
           "finished", metrics.FinishedAt.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'") + " on " + metrics.Host ]

@@ -1,22 +1,30 @@
+using Mnist.Core.Backends;
 using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Layers;
 
 /// <summary>
-/// An element-wise activation y = f(x) of any shape. Subclasses give f and its derivative; the
-/// base keeps x and y for backward and owns the buffers.
+/// An element-wise activation y = f(x) of any shape, computed by the backend
+/// (<see cref="Function"/> names f). Subclasses give the function, its float64 reference and the
+/// initialisation that suits it; the base keeps x and y for backward and owns the buffers.
 /// </summary>
-public abstract class Activation : Layer
+public abstract class Activation : Layer, IInitPreference
 {
-    private readonly Tensor _output = OwnedBuffers.Empty();
-    private readonly Tensor _gradInput = OwnedBuffers.Empty();
+    private readonly Tensor _output;
+    private readonly Tensor _gradInput;
     private Tensor? _input;
 
-    /// <summary>y = f(x).</summary>
-    protected abstract void Apply(ReadOnlySpan<float> x, Span<float> y);
+    protected Activation(Backend? backend) : base(backend)
+    {
+        _output = OwnedBuffers.Empty(Backend);
+        _gradInput = OwnedBuffers.Empty(Backend);
+    }
 
-    /// <summary>dx = dy · f′(x), given x and the y that Apply produced.</summary>
-    protected abstract void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx);
+    /// <summary>What the backend computes: f and its parameter.</summary>
+    public abstract ActivationFunction Function { get; }
+
+    /// <summary>f in float64, the gradient checker's reference.</summary>
+    internal abstract double Float64(double x);
 
     /// <summary>The input of the last forward pass.</summary>
     protected Tensor? LastInput => _input;
@@ -30,7 +38,7 @@ public abstract class Activation : Layer
     {
         _input = input;
         var y = OwnedBuffers.ShapeLike(_output, input);
-        Apply(input.Span, y.Span);
+        Backend.Activate(Function, input, y);
         return y;
     }
 
@@ -39,9 +47,12 @@ public abstract class Activation : Layer
         var x = _input ?? throw new InvalidOperationException("Backward before Forward");
         if (!ComputeInputGradient) return _gradInput;
         var dx = OwnedBuffers.ShapeLike(_gradInput, x);
-        Derive(x.Span, _output.Span, gradOutput.Span, dx.Span);
+        Backend.ActivateBackward(Function, x, _output, gradOutput, dx);
         return dx;
     }
+
+    /// <summary>Folds the last input's sign pattern (the kinks of a ReLU-like f) into <paramref name="hash"/>.</summary>
+    private protected ulong HashSigns(ulong hash) => Pieces.Signs(hash, LastInput is null ? [] : LastInput.ToArray());
 
     public override string ToString() => GetType().Name;
 }

@@ -1,4 +1,32 @@
+using Mnist.Core.Backends;
+using Mnist.Core.GradCheck;
+using Mnist.Core.Models;
+
 namespace Mnist.Core.Layers;
+
+/// <summary>An activation by name (see <see cref="Activations.Names"/>); slope for leakyrelu, alpha for elu.</summary>
+public sealed record ActivationSpec(string Name, float? Slope = null, float? Alpha = null) : LayerSpec;
+
+/// <summary>"activation": one of <see cref="Activations"/>, by name.</summary>
+internal sealed class ActivationKind : LayerKind<ActivationSpec, Activation>
+{
+    public override string Name => "activation";
+
+    protected override Activation Build(ActivationSpec s, LayerContext context) => Activations.Create(s.Name, s.Slope, s.Alpha, context.Backend);
+
+    private protected override Float64Tensor Float64(Activation act, Float64Tensor input, Float64Pass pass)
+    {
+        var x = input.Values;
+        var y = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = act.Float64(x[i]);
+        if (act is IPiecewise) pass.Signs(x);
+        return input with { Values = y };
+    }
+
+    internal override IEnumerable<LayerCheck> Checks =>
+        from name in Activations.Names.Select(Activations.Canonical).Distinct()
+        select new LayerCheck("activation " + name, b => Activations.Create(name, slope: 0.1f, alpha: 0.7f, b), LayerCheck.Gaussian(0.1f, 3, 4, 2, 2));
+}
 
 /// <summary>Activations by name, for configs and command lines.</summary>
 public static class Activations
@@ -7,17 +35,18 @@ public static class Activations
     public static IReadOnlyList<string> Names { get; } = ["relu", "leakyrelu", "elu", "swish", "silu", "sigmoid", "tanh"];
 
     /// <summary>
-    /// A new activation layer. <paramref name="slope"/> is LeakyReLU's negative slope (default
-    /// 0.01), <paramref name="alpha"/> ELU's saturation (default 1); other activations ignore them.
+    /// A new activation layer on <paramref name="backend"/> (default: the CPU). <paramref name="slope"/>
+    /// is LeakyReLU's negative slope (default 0.01), <paramref name="alpha"/> ELU's saturation
+    /// (default 1); other activations ignore them.
     /// </summary>
-    public static Activation Create(string name, float? slope = null, float? alpha = null) => Normalize(name) switch
+    public static Activation Create(string name, float? slope = null, float? alpha = null, Backend? backend = null) => Normalize(name) switch
     {
-        "relu" => new ReLU(),
-        "leakyrelu" => new LeakyReLU(slope ?? 0.01f),
-        "elu" => new ELU(alpha ?? 1f),
-        "swish" or "silu" => new Swish(),
-        "sigmoid" => new Sigmoid(),
-        "tanh" => new Tanh(),
+        "relu" => new ReLU(backend),
+        "leakyrelu" => new LeakyReLU(slope ?? 0.01f, backend),
+        "elu" => new ELU(alpha ?? 1f, backend),
+        "swish" or "silu" => new Swish(backend),
+        "sigmoid" => new Sigmoid(backend),
+        "tanh" => new Tanh(backend),
         _ => throw Unknown(name),
     };
 

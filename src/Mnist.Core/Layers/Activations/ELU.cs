@@ -1,23 +1,16 @@
+using Mnist.Core.Backends;
+
 namespace Mnist.Core.Layers;
 
 /// <summary>y = x for x &gt; 0, else alpha·(eˣ − 1); its slope there is y + alpha.</summary>
-public sealed class ELU(float alpha = 1f) : Activation, IPiecewise
+public sealed class ELU(float alpha = 1f, Backend? backend = null) : Activation(backend), IPiecewise
 {
     // The slope jumps from alpha to 1 at zero unless alpha is 1.
-    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Signs(hash, LastInput is null ? default : LastInput.Span);
+    ulong IPiecewise.HashPieces(ulong hash) => HashSigns(hash);
 
     public float Alpha { get; } = alpha;
-    public override string Kind => "elu";
-
-    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : Alpha * (MathF.Exp(x[i]) - 1f);
-    }
-
-    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
-    {
-        for (int i = 0; i < x.Length; i++) dx[i] = x[i] > 0f ? dy[i] : dy[i] * (y[i] + Alpha);
-    }
+    public override ActivationFunction Function => new(ActivationOp.Elu, Alpha);
+    internal override double Float64(double x) => x > 0 ? x : Alpha * (Math.Exp(x) - 1);
 
     public override string ToString() => $"ELU({Alpha})";
 }

@@ -1,22 +1,15 @@
+using Mnist.Core.Backends;
+
 namespace Mnist.Core.Layers;
 
 /// <summary>y = x for x &gt; 0, else slope·x.</summary>
-public sealed class LeakyReLU(float slope = 0.01f) : Activation, IPiecewise
+public sealed class LeakyReLU(float slope = 0.01f, Backend? backend = null) : Activation(backend), IPiecewise
 {
-    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Signs(hash, LastInput is null ? default : LastInput.Span);
+    ulong IPiecewise.HashPieces(ulong hash) => HashSigns(hash);
 
     public float Slope { get; } = slope;
-    public override string Kind => "leakyrelu";
-
-    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : Slope * x[i];
-    }
-
-    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
-    {
-        for (int i = 0; i < x.Length; i++) dx[i] = x[i] > 0f ? dy[i] : Slope * dy[i];
-    }
+    public override ActivationFunction Function => new(ActivationOp.LeakyRelu, Slope);
+    internal override double Float64(double x) => x > 0 ? x : Slope * x;
 
     public override string ToString() => $"LeakyReLU({Slope})";
 }

@@ -1,14 +1,12 @@
-using Mnist.Core.Kernels;
+using Mnist.Core.Backends;
 
 namespace Mnist.Core.Layers;
 
 /// <summary>y = max(x, 0).</summary>
-public sealed class ReLU : Activation, IPiecewise
+public sealed class ReLU(Backend? backend = null) : Activation(backend), IPiecewise
 {
-    ulong IPiecewise.HashPieces(ulong hash) => Pieces.Signs(hash, LastInput is null ? default : LastInput.Span);
+    ulong IPiecewise.HashPieces(ulong hash) => HashSigns(hash);
 
-    public override string Kind => "relu";
-    protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => Elementwise.Relu(x, y);
-    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
-        => Elementwise.ReluBackward(x, dy, dx);
+    public override ActivationFunction Function => new(ActivationOp.Relu);
+    internal override double Float64(double x) => x > 0 ? x : 0;
 }

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Mnist.Core.Optim;
+namespace Mnist.Core.Kernels;
 
 /// <summary>
 /// One optimizer's per-element rule, written once over <see cref="Vector{T}"/>. It returns the new
