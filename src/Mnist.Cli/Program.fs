@@ -52,7 +52,7 @@ type MnistArgs =
             | Compare _ -> "two runs side by side"
             | Merge _ -> "fold other machines' (shards') registries into this one"
 
-/// "mnist 1.1.0 (engine engine-1, commit 616f48cc23f0)": the SDK writes the commit after a '+'
+/// "mnist 1.1.0 (engine engine-2, commit 616f48cc23f0)": the SDK writes the commit after a '+'
 /// in the informational version when it builds inside a git checkout.
 let private versionText () =
     let informational =

@@ -16,6 +16,29 @@ let private labelsOf (xs: int[]) = ReadOnlySpan<int>(xs)
 
 let private rngTests =
     testList "rng" [
+        test "Philox4x32-10 gives Random123's known-answer vectors" {
+            let check (c: uint32[]) (k: uint32[]) (expected: uint32[]) =
+                let b = Philox.Block(c[0], c[1], c[2], c[3], k[0], k[1])
+                Expect.equal [| b.X0; b.X1; b.X2; b.X3 |] expected $"counter %A{c}, key %A{k}"
+            check [| 0u; 0u; 0u; 0u |] [| 0u; 0u |] [| 0x6627e8d5u; 0xe169c58du; 0xbc57ac4cu; 0x9b00dbd8u |]
+            check [| 0xffffffffu; 0xffffffffu; 0xffffffffu; 0xffffffffu |] [| 0xffffffffu; 0xffffffffu |]
+                [| 0x408f276du; 0x41c83b0eu; 0xa20bc7c6u; 0x6d5451fdu |]
+            check [| 0x243f6a88u; 0x85a308d3u; 0x13198a2eu; 0x03707344u |] [| 0xa4093822u; 0x299f31d0u |]
+                [| 0xd16cfe09u; 0x94fdccebu; 0x5001e420u; 0x24126ea1u |]
+        }
+
+        test "Philox words: element i is lane i%4 of block i/4, and units are uniform in [0, 1)" {
+            let key, stream = 0x0123456789abcdefUL, 7UL
+            let block = Philox.Block(2u, 0u, 7u, 0u, 0x89abcdefu, 0x01234567u)
+            Expect.equal (Philox.Word(key, stream, 9UL)) block.X1 "index 9 = block 2, lane 1"
+            let units = [| for i in 0UL .. 99_999UL -> Philox.ToUnit(Philox.Word(key, stream, i)) |]
+            Expect.isTrue (units |> Array.forall (fun u -> u >= 0.0f && u < 1.0f)) "range"
+            let mean = units |> Array.averageBy float
+            Expect.floatClose Accuracy.low mean 0.5 "mean of 100,000 draws"
+            let buckets = units |> Array.countBy (fun u -> int (u * 10.0f)) |> Array.map snd
+            Expect.isTrue (buckets |> Array.forall (fun n -> abs (n - 10_000) < 500)) $"ten equal buckets: %A{buckets}"
+        }
+
         test "xoshiro256** stream matches an independent implementation" {
             let rng = Rng(42UL)
             let values = [ for _ in 1 .. 3 -> rng.NextULong() ]
@@ -186,7 +209,7 @@ let private lossTests =
 let private dropoutTests =
     testList "dropout" [
         test "drops about p, scales the rest by 1/(1-p), keeps the mean" {
-            let layer = Dropout(0.3f, Rng(4UL))
+            let layer = Dropout(0.3f, 4UL)
             let x = Tensor(400, 500)
             x.Span.Fill 1.0f
             let y = layer.Forward(x, true) |> toArray
@@ -200,14 +223,14 @@ let private dropoutTests =
             Expect.isTrue (Array.forall2 (fun a b -> a = 2.0f * b) dx y) "backward uses the same mask"
         }
         test "identity in evaluation" {
-            let layer = Dropout(0.5f, Rng(4UL))
+            let layer = Dropout(0.5f, 4UL)
             let x = RandomInputs.Gaussian(3UL, 0.0f, 4, 16)
             Expect.equal (layer.Forward(x, false) |> toArray) (toArray x) "eval"
-            Expect.equal (Dropout(0.0f, Rng(1UL)).Forward(x, true) |> toArray) (toArray x) "p = 0"
+            Expect.equal (Dropout(0.0f, 1UL).Forward(x, true) |> toArray) (toArray x) "p = 0"
         }
         test "masks are fixed by the seed" {
             let x = RandomInputs.Gaussian(3UL, 0.0f, 4, 64)
-            let run (seed: uint64) = Dropout(0.5f, Rng(seed)).Forward(x, true) |> toArray
+            let run (seed: uint64) = Dropout(0.5f, seed).Forward(x, true) |> toArray
             Expect.equal (run 8UL) (run 8UL) "same seed"
             Expect.notEqual (run 8UL) (run 9UL) "other seed"
         }

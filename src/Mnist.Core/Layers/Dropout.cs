@@ -8,12 +8,12 @@ namespace Mnist.Core.Layers;
 /// <summary>Dropout with drop probability <paramref name="P"/>.</summary>
 public sealed record DropoutSpec(float P) : LayerSpec;
 
-/// <summary>"dropout": a <see cref="Dropout"/> with a generator of its own, split from the model's seed.</summary>
+/// <summary>"dropout": a <see cref="Dropout"/> with a random key of its own, drawn from the model's seed.</summary>
 internal sealed class DropoutKind : LayerKind<DropoutSpec, Dropout>
 {
     public override string Name => "dropout";
 
-    protected override Dropout Build(DropoutSpec s, LayerContext context) => new(s.P, context.NewGenerator(), context.Backend);
+    protected override Dropout Build(DropoutSpec s, LayerContext context) => new(s.P, context.NewRandomKey(), context.Backend);
 
     /// <summary>Reuses the mask of the layer's last training pass.</summary>
     private protected override Float64Tensor Float64(Dropout drop, Float64Tensor input, Float64Pass pass)
@@ -29,17 +29,18 @@ internal sealed class DropoutKind : LayerKind<DropoutSpec, Dropout>
 
     internal override IEnumerable<LayerCheck> Checks =>
     [
-        new("dropout in evaluation", b => new Dropout(0.5f, new Rng(1), backend: b), LayerCheck.Gaussian(0f, 3, 10), Training: false),
+        new("dropout in evaluation", b => new Dropout(0.5f, 1, backend: b), LayerCheck.Gaussian(0f, 3, 10), Training: false),
         // Every float32 pass draws the same mask; the float64 reference reuses the layer's.
-        new("dropout in training with a fixed mask", b => new Dropout(0.4f, new Rng(9), backend: b), () => RandomInputs.Gaussian(4, 0f, 3, 20),
-            BeforeForward: layer => ((Dropout)layer).Rng.State = new Rng(9).State),
+        new("dropout in training with a fixed mask", b => new Dropout(0.4f, 9, backend: b), () => RandomInputs.Gaussian(4, 0f, 3, 20),
+            BeforeForward: layer => ((Dropout)layer).Reseed(9, 0)),
     ];
 }
 
 /// <summary>
 /// Inverted dropout: in training each element is kept with probability 1 − p and scaled by
-/// 1/(1 − p), so evaluation is the identity. The mask comes from the layer's own random stream
-/// (<see cref="Rng"/>, reseeded by the trainer every epoch), so a seed fixes every mask of a run.
+/// 1/(1 − p), so evaluation is the identity. The mask comes from the layer's own counter-based
+/// random stream (<see cref="RandomStream"/>: a key, the layer's stream number and a counter;
+/// reseeded by the trainer every epoch), so a seed fixes every mask of a run on every backend.
 /// </summary>
 public sealed class Dropout : Layer
 {
@@ -48,20 +49,18 @@ public sealed class Dropout : Layer
     private readonly Tensor _gradInput;
     private bool _masked;
 
-    public Dropout(float p, Rng rng, Backend? backend = null) : base(backend)
+    /// <param name="seed">The stream's key until the trainer reseeds it (masks differ between keys).</param>
+    public Dropout(float p, ulong seed, Backend? backend = null) : base(backend)
     {
         if (!(p >= 0f && p < 1f)) throw new MnistException($"dropout probability must be in [0, 1) (got {p})");
         P = p;
-        Rng = rng;
+        Seed = seed;
         _output = OwnedBuffers.Empty(Backend);
         _mask = OwnedBuffers.Empty(Backend);
         _gradInput = OwnedBuffers.Empty(Backend);
     }
 
     public float P { get; }
-
-    /// <summary>The generator that draws the masks (its <see cref="Rng.State"/> can be saved and restored).</summary>
-    public Rng Rng { get; }
 
     /// <summary>The stream's key and index (see <see cref="RandomStream"/>), set by <see cref="Reseed"/>.</summary>
     public ulong Seed { get; private set; }
@@ -71,11 +70,7 @@ public sealed class Dropout : Layer
     public ulong Counter { get; private set; }
 
     /// <summary>Starts the masks afresh from <paramref name="seed"/>: the trainer's per-epoch stream <paramref name="stream"/>.</summary>
-    public void Reseed(ulong seed, ulong stream)
-    {
-        Rng.State = new Rng(seed).State;
-        (Seed, Stream, Counter) = (seed, stream, 0);
-    }
+    public void Reseed(ulong seed, ulong stream) => (Seed, Stream, Counter) = (seed, stream, 0);
 
     /// <summary>The last training pass's mask (0 or 1/(1 − p) per element), for the float64 reference; null without one.</summary>
     internal float[]? LastMask => _masked ? _mask.ToArray() : null;
@@ -89,7 +84,7 @@ public sealed class Dropout : Layer
         if (!_masked) return input;
         var mask = OwnedBuffers.ShapeLike(_mask, input);
         var y = OwnedBuffers.ShapeLike(_output, input);
-        Backend.DropoutMask(mask, P, new RandomStream(Rng, Seed, Stream, Counter));
+        Backend.DropoutMask(mask, P, new RandomStream(Seed, Stream, Counter));
         Counter += (ulong)mask.Length;
         Backend.Multiply(input, mask, y);
         return y;

@@ -28,6 +28,6 @@ public sealed class LayerContext
     public int ImageChannels(string kind) =>
         InputShape.Length == 3 ? InputShape[0] : throw new MnistException($"{kind} needs a [C, H, W] input, not {Tensor.ShapeText(InputShape)}");
 
-    /// <summary>A generator of the layer's own (dropout masks), split from the model's seed in layer order.</summary>
-    public Rng NewGenerator() => _generators.Split();
+    /// <summary>A random key of the layer's own (dropout masks), drawn from the model's seed in layer order.</summary>
+    public ulong NewRandomKey() => _generators.NextULong();
 }

@@ -8,7 +8,7 @@ namespace Mnist.Core.Backends.Cpu;
 /// <summary>
 /// The engine's own kernels (<see cref="Kernels"/>) behind the backend seam. Storage is host
 /// arrays, so Tensor.Span is the memory itself (counted as a host view) and transfers are plain
-/// copies. Dropout draws engine-1's sequential stream.
+/// copies. Dropout masks come from the Philox stream every backend shares.
 /// </summary>
 public sealed class CpuBackend : Backend
 {
@@ -145,8 +145,16 @@ public sealed class CpuBackend : Backend
     {
         var m = Host(mask);
         float keep = 1f / (1f - p);
-        var rng = random.Sequence;
-        for (int i = 0; i < m.Length; i++) m[i] = rng.NextFloat() >= p ? keep : 0f;
+        // One Philox block gives four consecutive numbers of the stream.
+        ulong word = random.Counter;
+        for (int i = 0; i < m.Length;)
+        {
+            ulong block = word >> 2;
+            var bits = Philox.Block((uint)block, (uint)(block >> 32), (uint)random.Stream, (uint)(random.Stream >> 32),
+                (uint)random.Seed, (uint)(random.Seed >> 32));
+            for (int lane = (int)(word & 3); lane < 4 && i < m.Length; lane++, i++, word++)
+                m[i] = Philox.ToUnit(bits[lane]) >= p ? keep : 0f;
+        }
     }
 
     // ---- batch norm ----
