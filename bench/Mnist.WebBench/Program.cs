@@ -9,7 +9,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Mnist.Core.Data;
-using Mnist.Core.Imaging;
+using Mnist.Imaging;
 
 var settings = Settings.Parse(args);
 var payloads = Payloads.Build(settings);
@@ -85,7 +85,7 @@ sealed record Payloads(byte[][] Bodies, int[] Labels, string Source)
         }
         var bodies = images.Select(pixels => settings.Payload == "pixels"
             ? Encoding.UTF8.GetBytes("{\"pixels\":[" + string.Join(",", pixels.Select(p => p.ToString("0.###", CultureInfo.InvariantCulture))) + "]}")
-            : Encoding.UTF8.GetBytes("{\"image\":\"" + PngEncoder.ToDataUrl(Drawn(pixels)) + "\"}")).ToArray();
+            : Encoding.UTF8.GetBytes("{\"image\":\"" + GreyPng.ToDataUrl(Drawn(pixels)) + "\"}")).ToArray();
         return new Payloads(bodies, labels, source);
     }
 
@@ -94,7 +94,7 @@ sealed record Payloads(byte[][] Bodies, int[] Labels, string Source)
     {
         var ink = new float[784];
         for (int i = 0; i < ink.Length; i++) ink[i] = pixels[i];
-        return PngEncoder.EncodeUnitGrey(ink, 28, 28, scale: 10, darkInk: true);
+        return GreyPng.EncodeUnit(ink, 28, 28, scale: 10, darkInk: true);
     }
 }
 

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http;
 
 namespace Mnist.Web;
 
-/// <summary>The machine-readable reasons a request is refused (beside the PNG decoder's own codes).</summary>
+/// <summary>The machine-readable reasons a request is refused (beside the image decoder's own, <see cref="Imaging.ImageErrorCode"/>).</summary>
 public static class ApiErrorCode
 {
     public const string BodyTooLarge = "body_too_large";
@@ -15,8 +15,6 @@ public static class ApiErrorCode
     public const string NotFinite = "not_finite";
     public const string OutOfRange = "out_of_range";
     public const string BadImage = "bad_image";
-    public const string BadDataUrl = "bad_data_url";
-    public const string BadBase64 = "bad_base64";
     public const string BadMultipart = "bad_multipart";
     public const string MissingFile = "missing_file";
     public const string BadRequest = "bad_request";

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.HostFiltering;
-using Mnist.Core.Imaging;
+using Mnist.Imaging;
 
 namespace Mnist.Web;
 
@@ -115,7 +115,7 @@ internal sealed class ModelWarmup(ModelHost host) : IHostedService
         for (int i = 0; i < blank.Length; i++) blank[i] = i % 28 is >= 12 and <= 15 && i / 28 is >= 4 and <= 23 ? 1f : 0f;
         var request = new DigitRequest(blank, null, FeatureMaps: true);
         await DigitAnalyzer.AnalyzeAsync(model, request, cancel);
-        _ = DigitPreprocessor.PreparePng(PngEncoder.EncodeUnitGrey(blank, 28, 28), DigitAnalyzer.Limits);
+        _ = ImageDecoder.PrepareDigit(GreyPng.EncodeUnit(blank, 28, 28), DigitAnalyzer.Limits);
     }
 
     public Task StopAsync(CancellationToken cancel) => Task.CompletedTask;

@@ -24,12 +24,15 @@ let pixelsJson (pixels: float32 seq) =
 
 let dataUrlJson (png: byte[]) = json ("{\"image\":\"data:image/png;base64," + Convert.ToBase64String png + "\"}")
 
-let multipartPng (png: byte[]) =
+/// A form upload of one file, as a browser sends it.
+let multipartFile (contentType: string) (bytes: byte[]) =
     let form = new MultipartFormDataContent()
-    let file = new ByteArrayContent(png)
-    file.Headers.ContentType <- MediaTypeHeaderValue "image/png"
-    form.Add(file, "file", "digit.png")
+    let file = new ByteArrayContent(bytes)
+    file.Headers.ContentType <- MediaTypeHeaderValue contentType
+    form.Add(file, "file", "digit." + contentType.Substring(contentType.IndexOf '/' + 1))
     form :> HttpContent
+
+let multipartPng (png: byte[]) = multipartFile "image/png" png
 
 /// Status code and parsed JSON body of an answer.
 type Answer =
