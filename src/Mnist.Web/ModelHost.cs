@@ -52,8 +52,14 @@ public sealed class ServedModel(string path, LoadedModel model, int predictors)
 public sealed class ModelHost(ServedModel initial)
 {
     private volatile ServedModel _current = initial;
+    private volatile bool _warm;
 
     public ServedModel Current => _current;
+
+    /// <summary>Whether the first prediction has run (the health check's "ready").</summary>
+    public bool IsWarm => _warm;
+
+    public void MarkWarm() => _warm = true;
 
     /// <summary>Loads <paramref name="path"/> fully before it replaces the current model (a bad file changes nothing).</summary>
     public ModelDescription Swap(string path)

@@ -1,4 +1,4 @@
-/// POST /api/predict, GET /api/model and /healthz through WebApplicationFactory: good inputs in
+/// POST /api/predict and GET /api/model through WebApplicationFactory: good inputs in
 /// every form, every kind of bad input (never a 500), start-up refusals, concurrency.
 module Mnist.Web.Tests.ApiTests
 
@@ -26,8 +26,10 @@ let private expectRefusal (status: int) (code: string) (content: unit -> HttpCon
     task {
         let! answer = predict (client ()) (content ())
         Expect.equal answer.Status status $"status for {code}: {answer.Text}"
-        Expect.equal (answer.Str "error") code $"error code: {answer.Text}"
-        Expect.isFalse (String.IsNullOrWhiteSpace(answer.Str "message")) "a message for people"
+        Expect.equal answer.ContentType "application/problem+json" "a problem"
+        Expect.equal (answer.Str "code") code $"error code: {answer.Text}"
+        Expect.equal (answer.Body.GetProperty("status").GetInt32()) status "the status, in the body too"
+        Expect.isFalse (String.IsNullOrWhiteSpace(answer.Str "detail")) "a message for people"
     }
 
 let private refusals: (string * int * string * (unit -> HttpContent)) list =
@@ -174,12 +176,6 @@ let goodInputs =
               Expect.isGreaterThan (answer.Body.GetProperty("testAccuracy").GetDouble()) 0.97 "test accuracy from the file"
               Expect.equal (answer.Body.GetProperty("training").GetProperty("epochs").GetInt32()) 1 "training spec"
               Expect.stringContains (answer.Body.GetProperty("summary").GetString()) "Total parameters: 421,642" "summary table"
-          }
-
-          testT "GET /healthz" <| fun () -> task {
-              let! answer = get (client ()) "/healthz"
-              Expect.equal answer.Status 200 answer.Text
-              Expect.equal (answer.Str "status") "ok" "ok"
           }
 
           testT "the page and its assets are served from the app itself, with a strict CSP" <| fun () -> task {

@@ -9,6 +9,7 @@ open System.Threading.Tasks
 open Expecto
 open Microsoft.AspNetCore.Builder
 open Microsoft.Playwright
+open Mnist
 open Mnist.Web
 open Mnist.Web.Tests.Fixture
 open Mnist.Web.Tests.Http
@@ -171,6 +172,17 @@ let browser =
                   let! digit, text = verdict page
                   Expect.equal digit "7" $"a 7 drawn with a finger ({text})"
                   do! screenshot page "touch"
+
+                  // a photo of a digit on paper, through the upload button beside the canvas
+                  let photo = TestImages.photograph TestImages.defaultPhoto (TestImages.mnistMask (testSet.Value.Image(0).ToArray()))
+                  let! before = answers page
+                  do! page.Locator("#upload").SetInputFilesAsync(FilePayload(Name = "seven.jpg", MimeType = "image/jpeg", Buffer = photo))
+                  do! settled page before
+                  let! digit, text = verdict page
+                  Expect.equal digit (string testSet.Value.Labels[0]) $"the photographed digit ({text})"
+                  let! shown = page.EvaluateAsync<int> "() => { const d = document.getElementById('pad').getContext('2d').getImageData(0,0,280,280).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 200) n++; return n; }"
+                  Expect.isGreaterThan shown 500 "the photo is shown on the canvas"
+                  do! screenshot page "photo"
 
                   let! _ = page.GotoAsync(url + "/dashboard")
                   do! page.WaitForSelectorAsync("#registry:not(:empty)") :> Task
