@@ -1,6 +1,7 @@
 // A loopback load generator for POST /api/predict: N requests, C at a time, against a running
-// server (`mnist serve`). Reports latency percentiles, throughput and, given the server's process
-// id, its resident memory. Bounded in count and in time.
+// server (`mnist serve`). Reports latency percentiles of the answered predictions (200), how many
+// were refused as overload (503/429 with Retry-After, counted apart, not as errors), throughput
+// and, given the server's process id, its resident memory. Bounded in count and in time.
 //
 //   dotnet bench/Mnist.WebBench/bin/Release/net10.0/Mnist.WebBench.dll --url http://127.0.0.1:5000 \
 //       [-n 20000] [-c 4] [--warmup 1000] [--payload pixels|png] [--max-seconds 120] [--pid <server pid>]
@@ -136,16 +137,18 @@ sealed class MemoryWatch(int? pid)
     }
 }
 
-sealed record LoadResult(int Requests, int Errors, int Correct, double Seconds, double[] LatenciesMs, string? FirstError)
+sealed record LoadResult(int Requests, int Errors, int Refused, int Correct, double Seconds, double[] LatenciesMs, string? FirstError)
 {
     public void Print(MemoryWatch memory)
     {
         var sorted = LatenciesMs.Order().ToArray();
         double P(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
         string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
-        Console.WriteLine($"requests {Requests}, errors {Errors}, in {F(Seconds)} s: {(Requests / Seconds).ToString("F0", CultureInfo.InvariantCulture)} predictions/s");
-        Console.WriteLine($"latency ms: p50 {F(P(0.50))}  p90 {F(P(0.90))}  p99 {F(P(0.99))}  p99.9 {F(P(0.999))}  max {F(sorted.LastOrDefault())}");
-        Console.WriteLine($"answers equal to the label: {Correct}/{Requests - Errors}");
+        int answered = Requests - Errors - Refused;
+        Console.WriteLine($"requests {Requests}, errors {Errors}, refused as overload {Refused}, in {F(Seconds)} s: "
+            + $"{(answered / Seconds).ToString("F0", CultureInfo.InvariantCulture)} predictions/s");
+        Console.WriteLine($"latency ms of the {answered} predictions: p50 {F(P(0.50))}  p90 {F(P(0.90))}  p99 {F(P(0.99))}  p99.9 {F(P(0.999))}  max {F(sorted.LastOrDefault())}");
+        Console.WriteLine($"answers equal to the label: {Correct}/{answered}");
         if (memory.PeakRssBytes > 0)
             Console.WriteLine($"server resident memory: peak during the run {memory.PeakRssBytes / (1 << 20)} MB, high-water mark since start {memory.HighWaterBytes / (1 << 20)} MB");
         if (FirstError is not null) Console.WriteLine("first error: " + FirstError);
@@ -157,7 +160,8 @@ static class Load
     public static async Task<LoadResult> Run(HttpClient client, Payloads payloads, int requests, int concurrency, TimeSpan limit, MemoryWatch? memory)
     {
         var latencies = new double[requests];
-        int next = -1, errors = 0, correct = 0, done = 0;
+        Array.Fill(latencies, double.NaN);
+        int next = -1, errors = 0, refused = 0, correct = 0, done = 0;
         string? firstError = null;
         var clock = Stopwatch.StartNew();
         async Task Worker()
@@ -174,17 +178,22 @@ static class Load
                     content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
                     using var response = await client.PostAsync("/api/predict", content);
                     var body = await response.Content.ReadAsByteArrayAsync();
-                    latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                    if (response.StatusCode != HttpStatusCode.OK)
+                    if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests
+                        && response.Headers.RetryAfter is not null)
+                        Interlocked.Increment(ref refused);
+                    else if (response.StatusCode != HttpStatusCode.OK)
                     {
                         Interlocked.Increment(ref errors);
                         Interlocked.CompareExchange(ref firstError, $"{(int)response.StatusCode} {Encoding.UTF8.GetString(body)}", null);
                     }
-                    else if (Digit(body) == payloads.Labels[which]) Interlocked.Increment(ref correct);
+                    else
+                    {
+                        latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                        if (Digit(body) == payloads.Labels[which]) Interlocked.Increment(ref correct);
+                    }
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
-                    latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                     Interlocked.Increment(ref errors);
                     Interlocked.CompareExchange(ref firstError, e.Message, null);
                 }
@@ -193,7 +202,7 @@ static class Load
         }
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker)));
         double seconds = clock.Elapsed.TotalSeconds;
-        return new LoadResult(done, errors, correct, seconds, latencies[..done], firstError);
+        return new LoadResult(done, errors, refused, correct, seconds, latencies[..done].Where(double.IsFinite).ToArray(), firstError);
     }
 
     private static int Digit(byte[] body)

@@ -26,6 +26,7 @@ public static class ApiErrorCode
     public const string Overloaded = "overloaded";
     public const string Unhealthy = "unhealthy";
     public const string Internal = "internal_error";
+    public const string ModelFailed = "model_failed";
 
     /// <summary>The code of an error answer that only has a status (a route that does not exist, a refused host, ...).</summary>
     public static string ForStatus(int status) => status switch

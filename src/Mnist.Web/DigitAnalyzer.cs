@@ -69,6 +69,9 @@ public static class DigitAnalyzer
         (Prediction, FeatureMaps?) Classify(Predictor p) =>
             request.FeatureMaps ? p.PredictWithFeatureMaps(digit.Pixels) : (p.Predict(digit.Pixels), null);
         var (prediction, maps) = await model.Pool.Run(Classify, cancel);
+        if (!prediction.Probabilities.All(float.IsFinite))
+            throw new ApiException(StatusCodes.Status500InternalServerError, ApiErrorCode.ModelFailed,
+                "the served model's output for this image is not a number (its weights overflow); serve another model");
         return new PredictResponse
         {
             Digit = prediction.Digit,

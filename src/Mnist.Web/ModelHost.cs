@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Mnist.Core.Inference;
 using Mnist.Core.IO;
 using Mnist.Core.Models;
 using Mnist.Core.Training;
@@ -42,7 +43,34 @@ public sealed class ServedModel(string path, LoadedModel model, int predictors)
     public ModelDescription Description { get; } = ModelDescription.Of(path, model);
     public int PixelCount => Model.Config.InputShape.Aggregate(1, (a, b) => a * b);
 
-    public static ServedModel Load(string path, int predictors) => new(path, ModelFile.Load(path), predictors);
+    public static ServedModel Load(string path, int predictors)
+    {
+        var model = ModelFile.Load(path);
+        CheckServable(model, path);
+        return new(path, model, predictors);
+    }
+
+    /// <summary>
+    /// Refuses a model whose answers would not be numbers: NaN or infinite weights (a diverged
+    /// run), or probabilities that are not finite for two plain inputs (a broken batch-norm
+    /// variance, say). JSON cannot carry NaN, and such a model answers nothing useful.
+    /// </summary>
+    public static void CheckServable(LoadedModel model, string path)
+    {
+        const string Why = "it cannot be served";
+        foreach (var (name, tensor) in ModelFile.NamedTensors(model.Network))
+            foreach (float v in tensor.Span)
+                if (!float.IsFinite(v)) throw new Core.MnistException($"{path}: tensor {name} holds {v} (a diverged training run?); {Why}");
+        int pixels = model.Config.InputShape.Aggregate(1, (a, b) => a * b);
+        var predictor = new Predictor(model);
+        foreach (float level in (ReadOnlySpan<float>)[0f, 0.5f])
+        {
+            var input = new float[pixels];
+            for (int i = 0; i < pixels; i += 3) input[i] = level;
+            if (!predictor.Predict(input).Probabilities.All(float.IsFinite))
+                throw new Core.MnistException($"{path}: the model's probabilities are not finite numbers; {Why}");
+        }
+    }
 }
 
 /// <summary>

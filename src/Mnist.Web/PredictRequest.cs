@@ -85,6 +85,11 @@ public static class PredictRequestReader
         {
             throw JsonProblem(body, e);
         }
+        catch (InvalidOperationException e)
+        {
+            // a string that is not valid UTF-8, or an escaped lone surrogate ("\ud800"): the reader cannot turn it into text
+            throw ApiException.BadRequest(ApiErrorCode.BadJson, "the body is not valid JSON text: " + e.Message);
+        }
         return (pixels, image) switch
         {
             (not null, not null) => throw ApiException.BadRequest(ApiErrorCode.AmbiguousInput, "send either pixels or image, not both"),

@@ -52,6 +52,9 @@ let private refusals: (string * int * string * (unit -> HttpContent)) list =
       "malformed JSON", bad, ApiErrorCode.BadJson, (fun () -> json "{\"pixels\": [0, 1")
       "a JSON array", bad, ApiErrorCode.BadJson, (fun () -> json "[0, 1]")
       "an empty body", bad, ApiErrorCode.BadJson, (fun () -> json "")
+      // found by fuzzing: these were 500s, the reader cannot turn such strings into text
+      "invalid UTF-8 in a string", bad, ApiErrorCode.BadJson, (fun () -> raw (Some "application/json") [| yield! "{\"image\": \""B; yield 0xC3uy; yield 0x28uy; yield! "\"}"B |])
+      "an escaped lone surrogate", bad, ApiErrorCode.BadJson, (fun () -> json "{\"image\": \"\\ud800\"}")
       "trailing content", bad, ApiErrorCode.BadJson, (fun () -> json ("{\"pixels\":[" + zeros 784 + "]} {}"))
       "neither pixels nor image", bad, ApiErrorCode.MissingInput, (fun () -> json "{\"digits\": [1]}")
       "both pixels and image", bad, ApiErrorCode.AmbiguousInput,
@@ -241,6 +244,16 @@ let startup =
               let message = refusesToStart (ServeOptions(ModelPath = path, ResultsDir = scratch "results", Port = 0, Log = ignore))
               Expect.stringContains message path "names the file"
               Expect.stringContains message "not a valid safetensors file" "says what is wrong"
+
+          testCase "a model whose weights are not numbers (a diverged run) is refused, naming the tensor" <| fun () ->
+              let model = Mnist.Core.IO.ModelFile.Load modelPath.Value
+              let struct (name, weights) = (Mnist.Core.IO.ModelFile.NamedTensors model.Network)[0]
+              weights.Span[0] <- nanf
+              let path = Path.Combine(scratch "diverged", "model.safetensors")
+              Mnist.Core.IO.ModelFile.Save(path, model.Network, model.Config, model.Normalization)
+              let message = refusesToStart (ServeOptions(ModelPath = path, ResultsDir = scratch "results", Port = 0, Log = ignore))
+              Expect.stringContains message name "names the tensor"
+              Expect.stringContains message "cannot be served" "says what is wrong"
 
           testCase "the server on its own exits 1 with one line naming a missing model" <| fun () ->
               let path = Path.Combine(scratch "missing", "nope.safetensors")

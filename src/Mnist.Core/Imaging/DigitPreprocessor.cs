@@ -97,6 +97,8 @@ public static class DigitPreprocessor
             int longer = box.LongerSide;
             scaled = AreaResampler.Resize(ink, width, box.X, box.Y, box.Width, box.Height,
                 options.BoxSize, longer, out scaledWidth, out scaledHeight);
+            // fully inked areas sum their shares to 1 give or take a float's last bit
+            for (int i = 0; i < scaled.Length; i++) scaled[i] = Math.Min(scaled[i], 1f);
             scale = (double)options.BoxSize / longer;
         }
         var (cx, cy) = CentreOfMass(scaled, scaledWidth, new PixelBox(0, 0, scaledWidth, scaledHeight));

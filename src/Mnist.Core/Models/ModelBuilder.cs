@@ -14,6 +14,8 @@ public static class ModelBuilder
     {
         ArgumentNullException.ThrowIfNull(config);
         var shape = CheckInput(config);
+        ModelLimits.CheckInput(shape);
+        long parameters = 0, activations = 0;
         var master = new Rng(seed);
         var initRng = master.Split();
         var dropoutRng = master.Split();
@@ -25,8 +27,10 @@ public static class ModelBuilder
             Layer layer;
             try
             {
+                ModelLimits.CheckLayer(spec, shape, ref parameters);
                 layer = Create(spec, shape, dropoutRng);
                 shape = layer.OutputShape(shape);
+                ModelLimits.CheckOutput(shape, ref activations);
             }
             catch (MnistException e)
             {
