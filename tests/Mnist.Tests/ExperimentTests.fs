@@ -133,7 +133,7 @@ let sweepTests =
             let config (layers: string) = Mnist.Core.Models.ModelConfig.FromJson("{\"inputShape\": [1, 28, 28], \"numClasses\": 10, \"layers\": [" + layers + "]}")
             for layers, fragment in
                 [ "{\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":2000000000}", "too large for a layer setting"
-                  "{\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":60000}, {\"type\":\"dense\",\"out\":10}", "over 67108864 parameters"
+                  "{\"type\":\"conv2d\",\"out\":8,\"pad\":1}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":20000}, {\"type\":\"dense\",\"out\":10}", "over 67108864 parameters"
                   "{\"type\":\"conv2d\",\"out\":4,\"pad\":2000000000}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "too large for a layer setting"
                   "{\"type\":\"conv2d\",\"out\":4}, {\"type\":\"batchnorm\",\"epsilon\":0}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "epsilon must be a positive number"
                   "{\"type\":\"activation\",\"name\":\"leakyrelu\",\"slope\":1e30}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "slope 1E+30 is outside" ] do
