@@ -5,6 +5,9 @@
 //
 //   dotnet bench/Mnist.WebBench/bin/Release/net10.0/Mnist.WebBench.dll --url http://127.0.0.1:5000 \
 //       [-n 20000] [-c 4] [--warmup 1000] [--payload pixels|png] [--max-seconds 120] [--pid <server pid>]
+//       [--backoff yes|no]
+// --backoff yes: a client told 503/429 with Retry-After waits that long before its next request, as
+// a real client should; no (the default) asks again at once, the harshest load.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -15,7 +18,8 @@ using Mnist.Imaging;
 var settings = Settings.Parse(args);
 var payloads = Payloads.Build(settings);
 Console.WriteLine($"target {settings.Url}/api/predict: {settings.Requests} requests, {settings.Concurrency} at a time, "
-    + $"{settings.Payload} payloads ({payloads.Bodies[0].Length} bytes each, {payloads.Source}), {Environment.ProcessorCount} cores");
+    + $"{settings.Payload} payloads ({payloads.Bodies[0].Length} bytes each, {payloads.Source}), {Environment.ProcessorCount} cores"
+    + (settings.Backoff ? ", refused clients wait Retry-After" : ""));
 
 using var client = new HttpClient(new SocketsHttpHandler
 {
@@ -26,15 +30,15 @@ using var client = new HttpClient(new SocketsHttpHandler
 })
 { BaseAddress = new Uri(settings.Url), Timeout = TimeSpan.FromSeconds(30) };
 
-await Load.Run(client, payloads, settings.Warmup, settings.Concurrency, TimeSpan.FromSeconds(settings.MaxSeconds), null);
+await Load.Run(client, payloads, settings.Warmup, settings.Concurrency, TimeSpan.FromSeconds(settings.MaxSeconds), null, settings.Backoff);
 var memory = new MemoryWatch(settings.Pid);
 memory.Start();
-var result = await Load.Run(client, payloads, settings.Requests, settings.Concurrency, TimeSpan.FromSeconds(settings.MaxSeconds), memory);
+var result = await Load.Run(client, payloads, settings.Requests, settings.Concurrency, TimeSpan.FromSeconds(settings.MaxSeconds), memory, settings.Backoff);
 memory.Stop();
 result.Print(memory);
 return result.Errors == 0 ? 0 : 1;
 
-sealed record Settings(string Url, int Requests, int Concurrency, int Warmup, string Payload, double MaxSeconds, int? Pid, string? DataDir)
+sealed record Settings(string Url, int Requests, int Concurrency, int Warmup, string Payload, double MaxSeconds, int? Pid, string? DataDir, bool Backoff)
 {
     public static Settings Parse(string[] args)
     {
@@ -46,7 +50,8 @@ sealed record Settings(string Url, int Requests, int Concurrency, int Warmup, st
             Get("url", "http://127.0.0.1:5000").TrimEnd('/'), Int("n", 20000), Int("c", 4), Int("warmup", 1000),
             Get("payload", "pixels"), double.Parse(Get("max-seconds", "120"), CultureInfo.InvariantCulture),
             map.TryGetValue("pid", out var pid) ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
-            map.GetValueOrDefault("data-dir") ?? Environment.GetEnvironmentVariable("MNIST_DATA"));
+            map.GetValueOrDefault("data-dir") ?? Environment.GetEnvironmentVariable("MNIST_DATA"),
+            Get("backoff", "no") == "yes");
         if (settings.Requests < 1 || settings.Requests > 1_000_000 || settings.Concurrency < 1 || settings.Concurrency > 256)
             throw new ArgumentException("-n must be 1..1000000 and -c 1..256");
         if (settings.Payload is not ("pixels" or "png")) throw new ArgumentException("--payload is pixels or png");
@@ -157,7 +162,7 @@ sealed record LoadResult(int Requests, int Errors, int Refused, int Correct, dou
 
 static class Load
 {
-    public static async Task<LoadResult> Run(HttpClient client, Payloads payloads, int requests, int concurrency, TimeSpan limit, MemoryWatch? memory)
+    public static async Task<LoadResult> Run(HttpClient client, Payloads payloads, int requests, int concurrency, TimeSpan limit, MemoryWatch? memory, bool backoff)
     {
         var latencies = new double[requests];
         Array.Fill(latencies, double.NaN);
@@ -179,8 +184,11 @@ static class Load
                     using var response = await client.PostAsync("/api/predict", content);
                     var body = await response.Content.ReadAsByteArrayAsync();
                     if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests
-                        && response.Headers.RetryAfter is not null)
+                        && response.Headers.RetryAfter?.Delta is { } wait)
+                    {
                         Interlocked.Increment(ref refused);
+                        if (backoff) await Task.Delay(wait);
+                    }
                     else if (response.StatusCode != HttpStatusCode.OK)
                     {
                         Interlocked.Increment(ref errors);

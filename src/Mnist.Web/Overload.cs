@@ -34,8 +34,8 @@ public static class Overload
                 // one partition: the limit is the server's, whoever asks
                 return RateLimitPartition.GetConcurrencyLimiter(0, _ => new ConcurrencyLimiterOptions
                 {
-                    PermitLimit = o.PredictionsInFlight,
-                    QueueLimit = o.PredictionQueue,
+                    PermitLimit = o.PredictionsInFlight ?? 2 * o.Predictors,
+                    QueueLimit = o.PredictionQueue ?? 4 * o.Predictors,
                     QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
                 });
             });

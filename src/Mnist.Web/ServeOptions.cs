@@ -42,11 +42,11 @@ public sealed record ServeOptions
     /// <summary>Largest request body accepted (413 beyond it).</summary>
     public long MaxBodyBytes { get; init; } = 4L << 20;
 
-    /// <summary>Prediction requests handled at once (default: twice <see cref="Predictors"/>, so reading one body overlaps computing another).</summary>
-    public int PredictionsInFlight => 2 * Predictors;
+    /// <summary>Prediction requests handled at once (null: twice <see cref="Predictors"/>, so reading one body overlaps computing another).</summary>
+    public int? PredictionsInFlight { get; init; }
 
-    /// <summary>Prediction requests that may wait for a turn; beyond these the answer is 503 with Retry-After.</summary>
-    public int PredictionQueue => 4 * Predictors;
+    /// <summary>Prediction requests that may wait for a turn (null: four times <see cref="Predictors"/>); beyond these the answer is 503 with Retry-After.</summary>
+    public int? PredictionQueue { get; init; }
 
     /// <summary>The token writes need from beyond localhost (null: made at start when listening beyond it).</summary>
     public string? AdminToken { get; init; }
@@ -85,6 +85,8 @@ public sealed record ServeOptions
             Predictors = number("predictors", defaults.Predictors, 1),
             MaxBodyBytes = number("max-body", (int)defaults.MaxBodyBytes, 1024),
             AdminToken = text("admin-token"),
+            PredictionsInFlight = text("predictions-in-flight") is null ? null : number("predictions-in-flight", 1, 1),
+            PredictionQueue = text("prediction-queue") is null ? null : number("prediction-queue", 0, 0),
             LogLevel = text("log-level") is { } level ? ParseLogLevel(level) : null,
         };
     }
