@@ -94,6 +94,15 @@ let private decodingTests =
             Expect.equal plain.Pixels [| 0uy; 128uy; 255uy; 255uy |] "bright ink, rounded"
         }
 
+        test "a grey PNG file is written whole, and reads back" {
+            use dir = new TempDir()
+            let path = Path.Combine(dir.Path, "grid.png")
+            GreyPng.WriteFile(path, ReadOnlySpan card.Pixels, card.Width, card.Height)
+            let back = ImageDecoder.Decode(ReadOnlySpan(File.ReadAllBytes path))
+            Expect.equal back.Pixels card.Pixels "the same pixels"
+            Expect.equal (Directory.GetFiles dir.Path |> Array.map Path.GetFileName) [| "grid.png" |] "no temporary file left"
+        }
+
         test "data URLs of every accepted type round-trip; other URLs are refused" {
             let file = TestImages.png card
             for kind in [ "png"; "jpeg"; "webp"; "gif"; "bmp" ] do
