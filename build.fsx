@@ -1,5 +1,5 @@
 // The front door: dotnet fsi build.fsx -t <Target>
-// Targets: Restore, Build, Test, ClusterTest, Data, Train, Sweep, Report, Bench, Serve (default: Test). Run with -t <Target> [-- extra arguments].
+// Targets: Restore, Build, Test, ClusterTest, Data, Train, Sweep, Report, Bench, Serve, Fuzz (default: Test). Run with -t <Target> [-- extra arguments].
 //   dotnet fsi build.fsx -t Sweep                          the quick sweep (trains only what is missing)
 //   dotnet fsi build.fsx -t Sweep -- full --parallel 2     another sweep, with runner options
 //   dotnet fsi build.fsx -t Report                         redraw the HTML reports, train nothing
@@ -171,6 +171,11 @@ Target.create "Bench" (fun _ -> mnist ("bench" :: "--compare-pytorch" :: extraAr
 /// The web app: dotnet fsi build.fsx -t Serve [-- --model m --port p]
 Target.create "Serve" (fun _ -> mnist ("serve" :: extraArgs ()))
 
+/// The long fuzzing run (the tests run a bounded one): dotnet fsi build.fsx -t Fuzz [-- --cases 10000 --save]
+Target.create "Fuzz" (fun _ ->
+    let fuzzer = Path.Combine(root, "tests", "Mnist.Fuzz", "bin", configuration, "net10.0", "Mnist.Fuzz.dll")
+    dotnet (fuzzer :: "fuzz" :: extraArgs ()))
+
 open Fake.Core.TargetOperators
 
 "Restore" ==> "Build" ==> "Data" ==> "Test" |> ignore
@@ -178,6 +183,7 @@ open Fake.Core.TargetOperators
 "Data" ==> "Sweep" |> ignore
 "Build" ==> "Report" |> ignore
 "Build" ==> "Serve" |> ignore
+"Build" ==> "Fuzz" |> ignore
 "Build" ==> "Train" |> ignore
 "Build" ==> "Bench" |> ignore
 

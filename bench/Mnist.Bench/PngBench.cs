@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using Mnist.Core.Data;
 using Mnist.Core.Imaging;
+using Mnist.Imaging;
 
 namespace Mnist.Bench;
 
 /// <summary>
 /// The web app's PNG path in process: 1000 real MNIST test digits drawn 10× black on white
 /// (280×280 grey PNGs, as bench/Mnist.WebBench sends them), each decoded and prepared with
-/// <see cref="DigitPreprocessor.PreparePng"/>. Prints the median µs per image over 7 passes, the
+/// <see cref="ImageDecoder.PrepareDigit"/> (SkiaSharp's decoder, then our MNIST preparation). Prints the median µs per image over 7 passes, the
 /// bytes allocated per image (this thread) and a checksum of every result, so a change to the
 /// imaging code can be shown to leave the outputs bit-identical.
 /// </summary>
@@ -23,18 +24,18 @@ internal static class PngBench
             var image = test.Image(i);
             var ink = new float[784];
             for (int p = 0; p < ink.Length; p++) ink[p] = image[p] / 255f;
-            pngs[i] = PngEncoder.EncodeUnitGrey(ink, 28, 28, scale: 10, darkInk: true);
+            pngs[i] = GreyPng.EncodeUnit(ink, 28, 28, scale: 10, darkInk: true);
         }
-        Console.WriteLine($"PreparePng on {count} MNIST test digits drawn 10x black on white ({pngs.Average(p => p.Length):F0} bytes each)");
+        Console.WriteLine($"PrepareDigit on {count} MNIST test digits drawn 10x black on white ({pngs.Average(p => p.Length):F0} bytes each)");
         ulong checksum = 0;
-        foreach (var png in pngs) checksum = Mix(checksum, DigitPreprocessor.PreparePng(png)); // warm-up and checksum
+        foreach (var png in pngs) checksum = Mix(checksum, ImageDecoder.PrepareDigit(png)); // warm-up and checksum
         var perImageUs = new List<double>();
         long allocated = 0;
         for (int run = 0; run < 7; run++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             var watch = Stopwatch.StartNew();
-            foreach (var png in pngs) DigitPreprocessor.PreparePng(png);
+            foreach (var png in pngs) ImageDecoder.PrepareDigit(png);
             watch.Stop();
             allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             perImageUs.Add(watch.Elapsed.TotalMicroseconds / count);
@@ -55,10 +56,10 @@ internal static class PngBench
                     int o = (y * 280 + x) * 4;
                     (rgba[o], rgba[o + 1], rgba[o + 2], rgba[o + 3]) = ((byte)(20 + i), 40, 200, v);
                 }
-            checksum = Mix(checksum, DigitPreprocessor.PreparePng(PngEncoder.Encode(new PngImage(280, 280, PngPixelFormat.Rgba, rgba))));
+            checksum = Mix(checksum, ImageDecoder.PrepareDigit(ImageEncoder.Encode(new PixelImage(280, 280, PixelLayout.Rgba, rgba))));
             for (int p = 0; p < rgba.Length; p += 4)
                 (rgba[p], rgba[p + 1], rgba[p + 2], rgba[p + 3]) = ((byte)(255 - rgba[p + 3]), 230, 240, (byte)(p % 7 == 0 ? 100 : 255));
-            checksum = Mix(checksum, DigitPreprocessor.PreparePng(PngEncoder.Encode(new PngImage(280, 280, PngPixelFormat.Rgba, rgba))));
+            checksum = Mix(checksum, ImageDecoder.PrepareDigit(ImageEncoder.Encode(new PixelImage(280, 280, PixelLayout.Rgba, rgba))));
         }
         Console.WriteLine($"  checksum of all results {checksum:x16}");
     }

@@ -86,7 +86,7 @@ let run (args: ParseResults<AugmentArgs>) =
         let out = args.GetResult(Out, "augment.png")
         let train = (loadData (args.TryGetResult Data_Dir)).Train
         let canvas, width, height, digits = grid train spec (args.GetResult(Seed, 1UL)) variants
-        let png = PngEncoder.EncodeUnitGrey(ReadOnlySpan canvas, width, height, zoom)
+        let png = Mnist.Imaging.GreyPng.EncodeUnit(ReadOnlySpan canvas, width, height, zoom)
         try
             let folder = Path.GetDirectoryName(Path.GetFullPath out)
             Directory.CreateDirectory folder |> ignore

@@ -1,11 +1,11 @@
-/// `mnist predict`: classify a PNG file or a test-set image by index.
+/// `mnist predict`: classify an image file (a drawing or a photo of a digit) or a test-set image by index.
 module Mnist.Cli.PredictCommand
 
 open System
 open System.IO
 open Argu
 open Mnist.Core
-open Mnist.Core.Imaging
+open Mnist.Imaging
 open Mnist.Core.Inference
 open Mnist.Core.IO
 open Mnist.Cli.Common
@@ -14,14 +14,14 @@ type PredictArgs =
     | [<Mandatory>] Model of path: string
     | Data_Dir of path: string
     | Device of device: string
-    | [<MainCommand; Mandatory>] Input of png_or_index: string
+    | [<MainCommand; Mandatory>] Input of image_or_index: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Model _ -> "model file (.safetensors)"
             | Data_Dir _ -> "MNIST folder, for a test-set index (default: MNIST_DATA, else the cache)"
             | Device _ -> deviceUsage
-            | Input _ -> "a PNG file (any size; drawn digits are prepared like MNIST) or the index of a test image"
+            | Input _ -> "an image file (PNG, JPEG, WebP, GIF or BMP, any size: a drawing or a photo of a digit on paper, prepared like MNIST) or the index of a test image"
 
 /// The 28×28 image as text, darker characters for more ink.
 let private asciiArt (pixels: float32[]) =
@@ -54,9 +54,7 @@ let run (args: ParseResults<PredictArgs>) =
         0
     | _ ->
         require (File.Exists input) $"no such file: {input}"
-        let digit =
-            try DigitPreprocessor.PreparePng(File.ReadAllBytes input, PngLimits.Default)
-            with :? PngFormatException as e -> raise (MnistException $"{input}: {e.Message}")
+        let digit = ImageDecoder.PrepareDigitFile(input, ImageLimits.Default)
         if digit.IsEmpty then
             printfn "no digit found in %s: draw a digit" input
             1

@@ -16,18 +16,22 @@ type ServeArgs =
     | Data_Dir of path: string
     | Predictors of count: int
     | Device of device: string
+    | Admin_Token of token: string
+    | Log_Level of level: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Model _ -> "model file to serve (default: the registry's best run, else the classic network, trained for one epoch first if need be)"
-            | Port _ -> "port (default 5000; 0 picks a free one)"
-            | Host _ -> "address to listen on: localhost (default, this machine only), * for every interface, or an IP address"
+            | Port _ -> "port (default 5000; 0 picks a free one). Without --host and --port, ASPNETCORE_URLS is honoured"
+            | Host _ -> "address to listen on: localhost (default, this machine only), * for every interface, or an IP address; beyond localhost, writes need the admin token"
             | Results _ -> "results folder: registry, reports, default models (default results)"
             | Registry _ ->
                 "the registry the dashboard lists and trains into: postgres://user[:password]@host[:port]/database, or an SQLite file (default: MNIST_REGISTRY, else <results>/runs.db)"
             | Data_Dir _ -> "MNIST folder for training from the dashboard (default: MNIST_DATA, else the cache)"
             | Predictors _ -> "predictions computed at once, each with its own network copy (default: one per core)"
             | Device _ -> deviceUsage + "; predictions and dashboard training run there"
+            | Admin_Token _ -> "token that starting/cancelling training and switching the model need (default: made and printed at start when listening beyond localhost)"
+            | Log_Level _ -> "least severe log messages shown: trace, debug, information (every request), warning (default), error, critical, none"
 
 let run (args: ParseResults<ServeArgs>) =
     let defaults = ServeOptions()
@@ -40,8 +44,10 @@ let run (args: ParseResults<ServeArgs>) =
     let options =
         ServeOptions(
             ModelPath = Option.toObj (args.TryGetResult Model),
-            Port = args.GetResult(Port, defaults.Port),
-            Host = args.GetResult(Host, defaults.Host),
+            Port = Option.toNullable (args.TryGetResult Port),
+            Host = Option.toObj (args.TryGetResult Host),
+            AdminToken = Option.toObj (args.TryGetResult Admin_Token),
+            LogLevel = Option.toNullable (args.TryGetResult Log_Level |> Option.map ServeOptions.ParseLogLevel),
             ResultsDir = results,
             Registry = Option.toObj registry,
             DataDir = Option.toObj (args.TryGetResult Data_Dir),

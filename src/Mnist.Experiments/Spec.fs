@@ -158,7 +158,7 @@ module ExperimentSpec =
 
     let ofJson (text: string) =
         let node =
-            try JsonNode.Parse text with :? JsonException as e -> raise (MnistException($"invalid experiment spec: {e.Message}", e))
+            try Json.parseFile text false with :? JsonException as e -> raise (MnistException($"invalid experiment spec: {e.Message}", e))
         match node with
         | :? JsonObject as o -> ofLayers [ o ]
         | _ -> raise (MnistException "an experiment spec must be a JSON object")

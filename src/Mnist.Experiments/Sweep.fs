@@ -87,7 +87,7 @@ module Sweep =
     /// Parses a definition; <paramref name="fallbackName"/> names it when it has no "name".
     let parse (fallbackName: string) (text: string) =
         let root =
-            try JsonNode.Parse(text, documentOptions = JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
+            try Json.parseFile text true
             with :? JsonException as e -> raise (MnistException($"sweep '{fallbackName}': invalid JSON: {e.Message}", e))
         let root =
             match root with
@@ -140,16 +140,22 @@ module Sweep =
             let known = Seq.append local shipped.Value.Keys |> Seq.distinct |> Seq.sort |> String.concat ", "
             raise (MnistException($"sweep not found: {path}" + (if known = "" then "" else $" (known sweeps: {known})")))
 
+    /// The most points a sweep may have (a typo in a grid must not try to build billions).
+    [<Literal>]
+    let MaxPoints = 10000
+
+    /// A grid's axes: (spec field, values) in order.
+    let private axes (sweepName: string) (grid: JsonObject) =
+        [ for KeyValue(key, value) in grid ->
+              let name = ExperimentSpec.fieldName key
+              match value with
+              | :? JsonArray as values when values.Count = 0 ->
+                  raise (MnistException $"sweep '{sweepName}': axis '{key}' has no values")
+              | :? JsonArray as values -> name, [ for v in values -> v ]
+              | single -> name, [ single ] ]
+
     /// The points of one grid in order, the last axis varying fastest (as nested loops would).
-    let private points (sweepName: string) (grid: JsonObject) : JsonObject list =
-        let axes =
-            [ for KeyValue(key, value) in grid ->
-                  let name = ExperimentSpec.fieldName key
-                  match value with
-                  | :? JsonArray as values when values.Count = 0 ->
-                      raise (MnistException $"sweep '{sweepName}': axis '{key}' has no values")
-                  | :? JsonArray as values -> name, [ for v in values -> v ]
-                  | single -> name, [ single ] ]
+    let private points (axes: (string * JsonNode list) list) : JsonObject list =
         let rec product axes =
             match axes with
             | [] -> [ [] ]
@@ -164,9 +170,13 @@ module Sweep =
 
     /// Every run of the sweep, in order, each spec once (a point that repeats an earlier one is dropped).
     let expand (sweep: SweepDefinition) : SweepRun list =
+        let grids = [ for grid in sweep.Grids -> axes sweep.Name grid ]
+        let count = grids |> List.sumBy (fun axes -> axes |> List.fold (fun n (_, values) -> min (n * int64 values.Length) (int64 MaxPoints + 1L)) 1L)
+        if count > int64 MaxPoints then
+            raise (MnistException $"sweep '{sweep.Name}' has more than {MaxPoints} points; split it into smaller sweeps")
         let seen = Collections.Generic.HashSet<string>()
-        [ for grid in sweep.Grids do
-              for point in points sweep.Name grid do
+        [ for axes in grids do
+              for point in points axes do
                   let spec =
                       try ExperimentSpec.ofLayers [ sweep.Base; point ]
                       with :? MnistException as e -> raise (MnistException($"sweep '{sweep.Name}', point {point.ToJsonString()}: {e.Message}", e))

@@ -115,7 +115,7 @@ public static class DashboardEndpoints
         jobs.Find(id) ?? throw new ApiException(StatusCodes.Status404NotFound, ApiErrorCode.NotFound, $"no training job {id}");
 
     /// <summary>A small JSON body: application/json only (so a plain HTML form on another site cannot post one), unknown fields refused.</summary>
-    private static async Task<T> ReadJson<T>(HttpContext context, ServeOptions options)
+    internal static async Task<T> ReadJson<T>(HttpContext context, ServeOptions options)
     {
         var type = context.Request.ContentType;
         if (type is null || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Mnist.Core.Imaging;
 using Mnist.Core.Inference;
+using Mnist.Imaging;
 
 namespace Mnist.Web;
 
@@ -32,14 +33,15 @@ public sealed record PredictResponse
 }
 
 /// <summary>
-/// The pipeline every request goes through: PNG decoding (bomb-safe, limited size), MNIST-style
-/// preparation (<see cref="DigitPreprocessor"/>: 20-px box, centre of mass at (14, 14)), then the
-/// network. An empty drawing is answered "draw a digit", not classified.
+/// The pipeline every request goes through: image decoding (<see cref="ImageDecoder"/>: the
+/// declared size checked first, photos brought down to a working size), MNIST-style preparation
+/// (<see cref="DigitPreprocessor"/>: 20-px box, centre of mass at (14, 14)), then the network. An
+/// empty drawing is answered "draw a digit", not classified.
 /// </summary>
 public static class DigitAnalyzer
 {
-    /// <summary>Largest image accepted: 4 MP, 4096 on a side (a drawing is far smaller).</summary>
-    public static readonly PngLimits Limits = new() { MaxPixels = 4L << 20, MaxSide = 4096 };
+    /// <summary>Largest image accepted: 16 MP, 8192 on a side (a phone photo fits; a drawing is far smaller).</summary>
+    public static readonly ImageLimits Limits = ImageLimits.Default;
 
     public const string EmptyMessage = "draw a digit";
 
@@ -49,9 +51,9 @@ public static class DigitAnalyzer
             return DigitPreprocessor.Prepare(pixels, 28, 28, InkPolarity.BrightInk);
         try
         {
-            return DigitPreprocessor.PreparePng(request.Png!, Limits);
+            return ImageDecoder.PrepareDigit(request.Image, Limits);
         }
-        catch (PngFormatException e)
+        catch (ImageFormatException e)
         {
             throw ApiException.BadRequest(e.Code, e.Message);
         }
@@ -67,6 +69,9 @@ public static class DigitAnalyzer
         (Prediction, FeatureMaps?) Classify(Predictor p) =>
             request.FeatureMaps ? p.PredictWithFeatureMaps(digit.Pixels) : (p.Predict(digit.Pixels), null);
         var (prediction, maps) = await model.Pool.Run(Classify, cancel);
+        if (!prediction.Probabilities.All(float.IsFinite))
+            throw new ApiException(StatusCodes.Status500InternalServerError, ApiErrorCode.ModelFailed,
+                "the served model's output for this image is not a number (its weights overflow); serve another model");
         return new PredictResponse
         {
             Digit = prediction.Digit,

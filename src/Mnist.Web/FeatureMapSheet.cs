@@ -1,5 +1,5 @@
-using Mnist.Core.Imaging;
 using Mnist.Core.Inference;
+using Mnist.Imaging;
 
 namespace Mnist.Web;
 
@@ -27,7 +27,7 @@ public static class FeatureMapSheet
                 for (int x = 0; x < maps.Width; x++)
                     sheet[(top + y) * width + left + x] = Math.Max(0f, map[y * maps.Width + x] * scale);
         }
-        var png = PngEncoder.EncodeUnitGrey(sheet, width, height);
-        return new FeatureMapsDto(maps.Layer, maps.Channels, maps.Width, maps.Height, columns, Gap, PngEncoder.ToDataUrl(png));
+        var png = GreyPng.EncodeUnit(sheet, width, height);
+        return new FeatureMapsDto(maps.Layer, maps.Channels, maps.Width, maps.Height, columns, Gap, GreyPng.ToDataUrl(png));
     }
 }

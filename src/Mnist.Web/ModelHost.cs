@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Mnist.Core.Backends;
+using Mnist.Core.Inference;
 using Mnist.Core.IO;
 using Mnist.Core.Models;
 using Mnist.Core.Training;
@@ -43,8 +44,35 @@ public sealed class ServedModel(string path, LoadedModel model, int predictors)
     public ModelDescription Description { get; } = ModelDescription.Of(path, model);
     public int PixelCount => Model.Config.InputShape.Aggregate(1, (a, b) => a * b);
 
-    /// <summary>Loads the model onto <paramref name="backend"/>, where its predictors will run.</summary>
-    public static ServedModel Load(string path, int predictors, Backend backend) => new(path, ModelFile.Load(path, backend), predictors);
+    /// <summary>Loads the model onto <paramref name="backend"/>, where its predictors will run, if it can be served.</summary>
+    public static ServedModel Load(string path, int predictors, Backend backend)
+    {
+        var model = ModelFile.Load(path, backend);
+        CheckServable(model, path);
+        return new(path, model, predictors);
+    }
+
+    /// <summary>
+    /// Refuses a model whose answers would not be numbers: NaN or infinite weights (a diverged
+    /// run), or probabilities that are not finite for two plain inputs (a broken batch-norm
+    /// variance, say). JSON cannot carry NaN, and such a model answers nothing useful.
+    /// </summary>
+    public static void CheckServable(LoadedModel model, string path)
+    {
+        const string Why = "it cannot be served";
+        foreach (var (name, tensor) in ModelFile.NamedTensors(model.Network))
+            foreach (float v in tensor.ToArray())
+                if (!float.IsFinite(v)) throw new Core.MnistException($"{path}: tensor {name} holds {v} (a diverged training run?); {Why}");
+        int pixels = model.Config.InputShape.Aggregate(1, (a, b) => a * b);
+        var predictor = new Predictor(model);
+        foreach (float level in (ReadOnlySpan<float>)[0f, 0.5f])
+        {
+            var input = new float[pixels];
+            for (int i = 0; i < pixels; i += 3) input[i] = level;
+            if (!predictor.Predict(input).Probabilities.All(float.IsFinite))
+                throw new Core.MnistException($"{path}: the model's probabilities are not finite numbers; {Why}");
+        }
+    }
 }
 
 /// <summary>
@@ -54,8 +82,14 @@ public sealed class ServedModel(string path, LoadedModel model, int predictors)
 public sealed class ModelHost(ServedModel initial)
 {
     private volatile ServedModel _current = initial;
+    private volatile bool _warm;
 
     public ServedModel Current => _current;
+
+    /// <summary>Whether the first prediction has run (the health check's "ready").</summary>
+    public bool IsWarm => _warm;
+
+    public void MarkWarm() => _warm = true;
 
     /// <summary>Loads <paramref name="path"/> fully before it replaces the current model (a bad file changes nothing).</summary>
     public ModelDescription Swap(string path)

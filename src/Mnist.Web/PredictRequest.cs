@@ -3,22 +3,26 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
-using Mnist.Core.Imaging;
+using Mnist.Imaging;
 
 namespace Mnist.Web;
 
-/// <summary>What a prediction request carries: grey levels (ink 1) or a PNG file, never both.</summary>
-public sealed record DigitRequest(float[]? Pixels, byte[]? Png, bool FeatureMaps);
+/// <summary>What a prediction request carries: grey levels (ink 1) or an image file, never both.</summary>
+public sealed record DigitRequest(float[]? Pixels, byte[]? Image, bool FeatureMaps);
 
 /// <summary>
 /// Reads POST /api/predict in its three forms — JSON {"pixels": [784 numbers in 0..1]}, JSON
-/// {"image": "data:image/png;base64,..."}, a multipart upload with one PNG file (raw image/png
-/// bodies work too) — and refuses anything else with an <see cref="ApiException"/> naming the
-/// problem. Nothing here decodes the PNG; that is the preprocessing step's job.
+/// {"image": "data:image/png;base64,..."}, a multipart upload with one image file (raw image
+/// bodies work too: PNG, JPEG, WebP, GIF, BMP) — and refuses anything else with an
+/// <see cref="ApiException"/> naming the problem. Nothing here decodes the image; that is the
+/// preprocessing step's job.
 /// </summary>
 public static class PredictRequestReader
 {
-    private enum BodyKind { Json, Multipart, Png }
+    private enum BodyKind { Json, Multipart, Image }
+
+    /// <summary>The content types of raw image bodies.</summary>
+    public static readonly IReadOnlyList<string> ImageTypes = ["image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"];
 
     public static async Task<DigitRequest> ReadAsync(HttpRequest request, int pixelCount, long maxBytes, CancellationToken cancel)
     {
@@ -39,7 +43,7 @@ public static class PredictRequestReader
         {
             var type = media.MediaType.Value?.ToLowerInvariant() ?? "";
             if (type == "application/json" || type.EndsWith("+json", StringComparison.Ordinal)) return (BodyKind.Json, null);
-            if (type == "image/png") return (BodyKind.Png, null);
+            if (ImageTypes.Contains(type)) return (BodyKind.Image, null);
             if (type == "multipart/form-data")
             {
                 var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
@@ -49,7 +53,7 @@ public static class PredictRequestReader
             }
         }
         throw new ApiException(StatusCodes.Status415UnsupportedMediaType, ApiErrorCode.UnsupportedMediaType,
-            $"send application/json, multipart/form-data or image/png (got {(string.IsNullOrEmpty(contentType) ? "no content type" : contentType)})");
+            $"send application/json, multipart/form-data or an image ({string.Join(", ", ImageTypes)}) (got {(string.IsNullOrEmpty(contentType) ? "no content type" : contentType)})");
     }
 
     /// <summary>Parses the JSON forms with a forward-only reader, so every problem is found where it is.</summary>
@@ -70,7 +74,7 @@ public static class PredictRequestReader
                 if (name.Equals("pixels", StringComparison.OrdinalIgnoreCase)) pixels = ReadPixels(ref reader, pixelCount);
                 else if (name.Equals("image", StringComparison.OrdinalIgnoreCase))
                     image = reader.TokenType == JsonTokenType.String ? reader.GetString()
-                        : throw ApiException.BadRequest(ApiErrorCode.BadImage, "image must be a string: \"data:image/png;base64,...\"");
+                        : throw ApiException.BadRequest(ApiErrorCode.BadImage, "image must be a string: \"data:image/png;base64,...\" (or jpeg, webp, gif, bmp)");
                 else if (name.Equals("featureMaps", StringComparison.OrdinalIgnoreCase) && reader.TokenType is JsonTokenType.True or JsonTokenType.False)
                     maps = reader.GetBoolean();
                 else reader.Skip();
@@ -81,13 +85,18 @@ public static class PredictRequestReader
         {
             throw JsonProblem(body, e);
         }
+        catch (InvalidOperationException e)
+        {
+            // a string that is not valid UTF-8, or an escaped lone surrogate ("\ud800"): the reader cannot turn it into text
+            throw ApiException.BadRequest(ApiErrorCode.BadJson, "the body is not valid JSON text: " + e.Message);
+        }
         return (pixels, image) switch
         {
             (not null, not null) => throw ApiException.BadRequest(ApiErrorCode.AmbiguousInput, "send either pixels or image, not both"),
             (not null, null) => new DigitRequest(pixels, null, maps),
             (null, not null) => new DigitRequest(null, DataUrlBytes(image), maps),
             _ => throw ApiException.BadRequest(ApiErrorCode.MissingInput,
-                "the JSON object needs \"pixels\" (784 numbers in 0..1) or \"image\" (a PNG data URL)"),
+                "the JSON object needs \"pixels\" (784 numbers in 0..1) or \"image\" (an image's data URL)"),
         };
     }
 
@@ -151,20 +160,16 @@ public static class PredictRequestReader
         return (int)Math.Min(body.Length, offset + column);
     }
 
-    /// <summary>The PNG bytes of a data URL (the decoder checks the bytes themselves later).</summary>
+    /// <summary>The image file bytes of a data URL (the decoder checks the bytes themselves later).</summary>
     private static byte[] DataUrlBytes(string url)
     {
         try
         {
-            return PngDataUrl.ToBytes(url, int.MaxValue);
+            return ImageDataUrl.ToBytes(url, int.MaxValue);
         }
-        catch (PngFormatException e) when (e.Code == PngErrorCode.NotPng)
+        catch (ImageFormatException e)
         {
-            throw ApiException.BadRequest(ApiErrorCode.BadDataUrl, e.Problem);
-        }
-        catch (PngFormatException e)
-        {
-            throw ApiException.BadRequest(ApiErrorCode.BadBase64, e.Problem);
+            throw ApiException.BadRequest(e.Code, e.Problem);
         }
     }
 
@@ -187,6 +192,6 @@ public static class PredictRequestReader
         {
             throw ApiException.BadRequest(ApiErrorCode.BadMultipart, "the multipart body is malformed: " + e.Message);
         }
-        throw ApiException.BadRequest(ApiErrorCode.MissingFile, "the multipart body holds no file (send the PNG as a file part named \"file\")");
+        throw ApiException.BadRequest(ApiErrorCode.MissingFile, "the multipart body holds no file (send the image as a file part named \"file\")");
     }
 }

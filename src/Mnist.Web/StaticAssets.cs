@@ -54,9 +54,9 @@ public sealed class StaticAssets
     {
         foreach (var asset in ByName.Values)
         {
-            app.MapGet("/" + asset.Name, (HttpContext c) => Serve(c, asset));
-            if (asset.Name == "index.html") app.MapGet("/", (HttpContext c) => Serve(c, asset));
-            if (asset.Name == "dashboard.html") app.MapGet("/dashboard", (HttpContext c) => Serve(c, asset));
+            app.MapGet("/" + asset.Name, (HttpContext c) => Serve(c, asset)).ExcludeFromDescription();
+            if (asset.Name == "index.html") app.MapGet("/", (HttpContext c) => Serve(c, asset)).ExcludeFromDescription();
+            if (asset.Name == "dashboard.html") app.MapGet("/dashboard", (HttpContext c) => Serve(c, asset)).ExcludeFromDescription();
         }
     }
 

@@ -122,6 +122,25 @@ let sweepTests =
             Expect.stringContains (messageOf (fun () -> Sweep.parse "s" """{ "grids": {} }""")) "unknown field 'grids'" "unknown sweep field"
             Expect.stringContains (messageOf (fun () -> Sweep.parse "s" """{ "name": "../x" }""")) "sweep name" "unsafe name"
             Expect.stringContains (messageOf (fun () -> Sweep.load experimentsDir "nope")) "known sweeps:" "unknown sweep lists the known ones"
+            // found by fuzzing: these escaped as ArgumentException and InvalidOperationException
+            Expect.stringContains (messageOf (fun () -> Sweep.parse "s" """{ "grid": { "epochs": [1], "epochs": [2] } }""")) "Duplicate property 'epochs'" "a duplicate key"
+            Expect.stringContains (messageOf (fun () -> Sweep.expand (Sweep.parse "s" """{ "base": { "preset": "\udfff" } }"""))) "invalid JSON" "an escaped lone surrogate"
+            let axes = String.Join(", ", [ for axis in [ "epochs"; "batchSize"; "seed"; "limit"; "validation"; "patience" ] -> $"\"{axis}\": [1,2,3,4,5,6,7,8,9,10]" ])
+            Expect.stringContains (messageOf (fun () -> Sweep.expand (Sweep.parse "s" ("{ \"grid\": {" + axes + "} }")))) "more than 10000 points" "a million points"
+        }
+
+        test "a model config far too large is refused before anything is allocated" {
+            let config (layers: string) = Mnist.Core.Models.ModelConfig.FromJson("{\"inputShape\": [1, 28, 28], \"numClasses\": 10, \"layers\": [" + layers + "]}")
+            for layers, fragment in
+                [ "{\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":2000000000}", "too large for a layer setting"
+                  "{\"type\":\"conv2d\",\"out\":8,\"pad\":1}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":20000}, {\"type\":\"dense\",\"out\":10}", "over 67108864 parameters"
+                  "{\"type\":\"conv2d\",\"out\":4,\"pad\":2000000000}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "too large for a layer setting"
+                  "{\"type\":\"conv2d\",\"out\":4}, {\"type\":\"batchnorm\",\"epsilon\":0}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "epsilon must be a positive number"
+                  "{\"type\":\"activation\",\"name\":\"leakyrelu\",\"slope\":1e30}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "slope 1E+30 is outside" ] do
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                let message = messageOf (fun () -> Mnist.Core.Models.ModelBuilder.Build(config layers, 1UL))
+                Expect.stringContains message fragment layers
+                Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - before) (16L <<< 20) "refused before allocating"
         }
 
         test "the shipped sweeps travel inside the program: found by name from a folder without experiments/" {

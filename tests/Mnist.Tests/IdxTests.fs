@@ -81,6 +81,23 @@ let tests =
             Expect.equal (List.distinct problems).Length problems.Length "each case reads differently"
         }
 
+        test "a gzipped file inflating far past its header costs only what the header promises" {
+            use dir = new TempDir()
+            // 2 images of 28x28 promised, 256 MiB of zeros inflated
+            let bomb =
+                use buffer = new MemoryStream()
+                (use z = new GZipStream(buffer, CompressionLevel.Optimal)
+                 z.Write(header 8uy [ 2; 28; 28 ])
+                 let zeros = Array.zeroCreate (1 <<< 20)
+                 for _ in 1 .. 256 do z.Write(zeros, 0, zeros.Length))
+                buffer.ToArray()
+            let before = GC.GetAllocatedBytesForCurrentThread()
+            let problem = problemOf dir bomb 3
+            let allocated = GC.GetAllocatedBytesForCurrentThread() - before
+            Expect.stringContains problem "unexpected bytes after the 1568 the header promises" "refused"
+            Expect.isLessThan allocated (8L <<< 20) $"allocated {allocated} bytes"
+        }
+
         test "a refusal names the file and fits on one line" {
             use dir = new TempDir()
             let e = refusal dir "bad-file" [| 9uy; 9uy; 9uy; 9uy |] 1

@@ -9,6 +9,7 @@ open System.Threading.Tasks
 open Expecto
 open Microsoft.AspNetCore.Builder
 open Microsoft.Playwright
+open Mnist
 open Mnist.Web
 open Mnist.Web.Tests.Fixture
 open Mnist.Web.Tests.Http
@@ -30,14 +31,16 @@ let private screenshot (page: IPage) (name: string) =
             ()
     }
 
-/// The real server on a free loopback port.
-let private startServer () =
+/// The real server on a free port of localhost, or of another address.
+let private startServerOn (host: string) =
     task {
-        let options = ServeOptions(ModelPath = modelPath.Value, ResultsDir = scratch "browser", Port = 0, Log = ignore)
+        let options = ServeOptions(ModelPath = modelPath.Value, ResultsDir = scratch "browser", Host = host, Port = 0, Log = ignore)
         let app = WebServer.Create([||], options)
         do! app.StartAsync()
         return app, (WebServer.Addresses app)[0]
     }
+
+let private startServer () = startServerOn "localhost"
 
 /// Waits until the page has no prediction pending and has had more answers than before.
 let private settled (page: IPage) (answersBefore: int) =
@@ -172,11 +175,47 @@ let browser =
                   Expect.equal digit "7" $"a 7 drawn with a finger ({text})"
                   do! screenshot page "touch"
 
+                  // a photo of a digit on paper, through the upload button beside the canvas
+                  let photo = TestImages.photograph TestImages.defaultPhoto (TestImages.mnistMask (testSet.Value.Image(0).ToArray()))
+                  let! before = answers page
+                  do! page.Locator("#upload").SetInputFilesAsync(FilePayload(Name = "seven.jpg", MimeType = "image/jpeg", Buffer = photo))
+                  do! settled page before
+                  let! digit, text = verdict page
+                  Expect.equal digit (string testSet.Value.Labels[0]) $"the photographed digit ({text})"
+                  let! shown = page.EvaluateAsync<int> "() => { const d = document.getElementById('pad').getContext('2d').getImageData(0,0,280,280).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 200) n++; return n; }"
+                  Expect.isGreaterThan shown 500 "the photo is shown on the canvas"
+                  do! screenshot page "photo"
+
                   let! _ = page.GotoAsync(url + "/dashboard")
                   do! page.WaitForSelectorAsync("#registry:not(:empty)") :> Task
                   do! screenshot page "dashboard"
                   let problems = String.Join(" | ", failures)
                   Expect.isEmpty failures $"no console errors or failed requests (CSP, missing assets): {problems}"
+                  do! browser.CloseAsync()
+              finally
+                  app.StopAsync().Wait()
+                  (app :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+          }
+
+          testT "beyond localhost the dashboard asks for the admin token and sends it with its writes" <| fun () -> task {
+              if not (File.Exists chromiumPath) then
+                  skiptest $"{chromiumPath} is missing: install Debian's chromium package (apt-get install -y chromium) to run the browser test"
+              let! (app: WebApplication), url = startServerOn "127.0.0.2"
+              try
+                  let token = app.Services.GetService(typeof<AdminAccess>) :?> AdminAccess |> fun a -> a.Token
+                  use! playwright = Playwright.CreateAsync()
+                  let! browser = playwright.Chromium.LaunchAsync(BrowserTypeLaunchOptions(ExecutablePath = chromiumPath, Headless = true, Args = launchArgs))
+                  let! page = browser.NewPageAsync()
+                  let! _ = page.GotoAsync(url + "/dashboard")
+                  do! page.WaitForSelectorAsync("#admin-token") :> Task
+                  // a write the dashboard makes (switching the model), without and then with the token
+                  let write = "() => fetch('/api/model/use', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{\"run\": \"none\"}' }).then(r => r.status)"
+                  let! refused = page.EvaluateAsync<int> write
+                  Expect.equal refused 401 "no token yet"
+                  do! page.Locator("#admin-token").FillAsync token
+                  let! judged = page.EvaluateAsync<int> write
+                  Expect.equal judged 404 "with the token the request itself is judged (no such run)"
+                  do! screenshot page "dashboard-token"
                   do! browser.CloseAsync()
               finally
                   app.StopAsync().Wait()

@@ -158,7 +158,7 @@ let registry =
               let id = started.Str "id"
               let! busy = post client "/api/jobs" (json """{"preset": "light", "limit": 256}""")
               Expect.equal busy.Status 409 "one job at a time"
-              Expect.equal (busy.Str "error") ApiErrorCode.Busy busy.Text
+              Expect.equal (busy.Str "code") ApiErrorCode.Busy busy.Text
               let! events = readEvents client $"/api/jobs/{id}/events"
               let kinds = events |> List.map fst
               Expect.contains kinds "status" "status events"
@@ -277,7 +277,7 @@ let registry =
                     """{"epochs": "many"}""", 400, ApiErrorCode.BadJson ] do
                   let! answer = post client "/api/jobs" (json body)
                   Expect.equal answer.Status status $"{body}: {answer.Text}"
-                  Expect.equal (answer.Str "error") code body
+                  Expect.equal (answer.Str "code") code body
               let! form = post client "/api/jobs" (raw (Some "application/x-www-form-urlencoded") "preset=classic"B)
               Expect.equal form.Status 415 "a cross-site form cannot start a job"
               let! unknown = get client "/api/jobs/nope/events"

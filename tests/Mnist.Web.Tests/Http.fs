@@ -24,16 +24,19 @@ let pixelsJson (pixels: float32 seq) =
 
 let dataUrlJson (png: byte[]) = json ("{\"image\":\"data:image/png;base64," + Convert.ToBase64String png + "\"}")
 
-let multipartPng (png: byte[]) =
+/// A form upload of one file, as a browser sends it.
+let multipartFile (contentType: string) (bytes: byte[]) =
     let form = new MultipartFormDataContent()
-    let file = new ByteArrayContent(png)
-    file.Headers.ContentType <- MediaTypeHeaderValue "image/png"
-    form.Add(file, "file", "digit.png")
+    let file = new ByteArrayContent(bytes)
+    file.Headers.ContentType <- MediaTypeHeaderValue contentType
+    form.Add(file, "file", "digit." + contentType.Substring(contentType.IndexOf '/' + 1))
     form :> HttpContent
+
+let multipartPng (png: byte[]) = multipartFile "image/png" png
 
 /// Status code and parsed JSON body of an answer.
 type Answer =
-    { Status: int; Body: JsonElement; Text: string }
+    { Status: int; Body: JsonElement; Text: string; ContentType: string; Headers: Net.Http.Headers.HttpResponseHeaders }
     member a.Str(name: string) = match a.Body.TryGetProperty name with | true, v when v.ValueKind = JsonValueKind.String -> v.GetString() | _ -> null
     member a.Has(name: string) = match a.Body.TryGetProperty name with | true, v -> v.ValueKind <> JsonValueKind.Null | _ -> false
 
@@ -44,7 +47,8 @@ let send (client: HttpClient) (request: HttpRequestMessage) : Task<Answer> =
         let body =
             try (JsonDocument.Parse text).RootElement
             with _ -> JsonDocument.Parse("null").RootElement
-        return { Status = int response.StatusCode; Body = body; Text = text }
+        let contentType = match response.Content.Headers.ContentType with null -> "" | t -> t.MediaType
+        return { Status = int response.StatusCode; Body = body; Text = text; ContentType = contentType; Headers = response.Headers }
     }
 
 let post (client: HttpClient) (path: string) (content: HttpContent) =

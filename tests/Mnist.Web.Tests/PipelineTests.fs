@@ -7,7 +7,7 @@ open System.Threading.Tasks
 open Expecto
 open Mnist.Web.Tests.Fixture
 open Mnist.Web.Tests.Http
-open Mnist.Web.Tests.PngFiles
+open Mnist.Web.Tests.Drawings
 
 let private count = 1000
 

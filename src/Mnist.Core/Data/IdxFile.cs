@@ -30,13 +30,57 @@ public static class IdxFile
         [0x0C] = "int32", [0x0D] = "float32", [0x0E] = "float64",
     };
 
+    /// <summary>The largest payload accepted: 2 GiB less a little, what one array can hold.</summary>
+    public static long MaxPayload => Array.MaxLength - 64;
+
     /// <summary>Reads a whole IDX file, decompressing it first when it starts with the gzip magic.</summary>
     public static IdxArray Read(string path, int expectedRank)
     {
-        byte[] bytes;
         try
         {
-            bytes = ReadBytes(path);
+            using var file = File.OpenRead(path);
+            return Read(file, path, expectedRank);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new MnistException($"cannot read {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Reads an IDX file from a seekable stream at its start (plain or gzip-compressed);
+    /// <paramref name="path"/> names it in errors. A compressed file is decompressed only as far as
+    /// its header promises, so a small file that inflates without end costs no more memory than
+    /// the data it claims to hold.
+    /// </summary>
+    public static IdxArray Read(Stream stream, string path, int expectedRank)
+    {
+        if (!IsGzip(stream)) return Parse(path, ReadAll(stream), expectedRank);
+        try
+        {
+            using var gzip = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
+            var header = new byte[4];
+            int headerRead = gzip.ReadAtLeast(header, 4, throwOnEndOfStream: false);
+            if (headerRead < 4) return Parse(path, header[..headerRead], expectedRank);
+            int rank = header[3];
+            var dims = new byte[4 * rank];
+            int dimsRead = gzip.ReadAtLeast(dims, dims.Length, throwOnEndOfStream: false);
+            long payload = 1;
+            for (int i = 0; i + 4 <= dimsRead; i += 4) payload *= Math.Max(1, BinaryPrimitives.ReadInt32BigEndian(dims.AsSpan(i)));
+            if (payload > MaxPayload || payload < 0)
+                throw new IdxFormatException(path, $"the header promises {payload} data bytes, more than {MaxPayload}");
+            // header, dimensions and at most one byte more than the payload: Parse names any mismatch
+            long limit = 4 + dimsRead + payload + 1;
+            var bytes = new MemoryStream((int)Math.Min(limit, 64L << 20));
+            bytes.Write(header);
+            bytes.Write(dims, 0, dimsRead);
+            var buffer = new byte[81920];
+            int read;
+            while (bytes.Length < limit && (read = gzip.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - bytes.Length))) > 0)
+                bytes.Write(buffer, 0, read);
+            bool complete = bytes.Length < limit;
+            if (complete) CheckGzipTrailer(stream, bytes.Length);
+            return Parse(path, bytes.ToArray(), expectedRank);
         }
         catch (InvalidDataException e)
         {
@@ -46,11 +90,13 @@ public static class IdxFile
         {
             throw new IdxFormatException(path, $"truncated gzip stream: {e.Message}");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new MnistException($"cannot read {path}: {e.Message}", e);
-        }
-        return Parse(path, bytes, expectedRank);
+    }
+
+    private static byte[] ReadAll(Stream stream)
+    {
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 
     /// <summary>The file's bytes, gunzipped when needed.</summary>
@@ -67,10 +113,11 @@ public static class IdxFile
 
     /// <summary>
     /// GZipStream ends quietly at a cut-off stream, so compare the trailer's length field (the last
-    /// four bytes: uncompressed size mod 2^32) with what came out.
+    /// four bytes: uncompressed size mod 2^32) with what came out. Only seekable streams can be checked.
     /// </summary>
-    private static void CheckGzipTrailer(FileStream file, long decompressed)
+    private static void CheckGzipTrailer(Stream file, long decompressed)
     {
+        if (!file.CanSeek || file.Length < 4) return;
         Span<byte> trailer = stackalloc byte[4];
         file.Position = file.Length - 4;
         file.ReadExactly(trailer);
@@ -79,7 +126,8 @@ public static class IdxFile
             throw new EndOfStreamException($"gzip trailer says {expected} bytes, the stream gave {decompressed}");
     }
 
-    private static bool IsGzip(FileStream file)
+    /// <summary>Whether a seekable stream starts with the gzip magic (its position is put back to 0).</summary>
+    internal static bool IsGzip(Stream file)
     {
         Span<byte> magic = stackalloc byte[2];
         int read = file.Read(magic);

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Security.Cryptography;
 
 namespace Mnist.Core.Data;
@@ -30,8 +31,13 @@ public static class MnistFiles
         return File.Exists(gz) ? gz : null;
     }
 
-    /// <summary>The SHA-256 of the file's decompressed bytes, in lower-case hex.</summary>
-    public static string DecompressedSha256(string path) => Convert.ToHexStringLower(SHA256.HashData(IdxFile.ReadBytes(path)));
+    /// <summary>The SHA-256 of the file's decompressed bytes, in lower-case hex (streamed: a huge file costs time, not memory).</summary>
+    public static string DecompressedSha256(string path)
+    {
+        using var file = File.OpenRead(path);
+        using var content = IdxFile.IsGzip(file) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
+        return Convert.ToHexStringLower(SHA256.HashData(content));
+    }
 
     /// <summary>Whether the file holds exactly the canonical bytes for its standard name.</summary>
     public static bool IsCanonical(string path, string name)

@@ -69,7 +69,16 @@ public static class ModelFile
     public static LoadedModel Load(string path, Backend backend, params string[] extraPrefixes)
     {
         if (!System.IO.File.Exists(path)) throw new MnistException($"model file not found: {path}");
-        var file = SafeTensors.Read(path);
+        return Load(SafeTensors.Read(path), backend, extraPrefixes);
+    }
+
+    /// <summary><see cref="Load(string, string[])"/> of a file already read, onto the CPU (errors name its <see cref="SafeTensorsFile.Source"/>).</summary>
+    public static LoadedModel Load(SafeTensorsFile file, params string[] extraPrefixes) => Load(file, Backend.Cpu, extraPrefixes);
+
+    /// <summary><see cref="Load(string, Backend, string[])"/> of a file already read.</summary>
+    public static LoadedModel Load(SafeTensorsFile file, Backend backend, params string[] extraPrefixes)
+    {
+        string path = file.Source;
         var config = ModelConfig.FromJson(RequireMeta(file, ConfigKey));
         var normalization = ParseNormalization(file, RequireMeta(file, NormalizationKey));
         Sequential network;
@@ -104,7 +113,8 @@ public static class ModelFile
             using var doc = JsonDocument.Parse(json);
             float mean = doc.RootElement.GetProperty("mean").GetSingle();
             float std = doc.RootElement.GetProperty("std").GetSingle();
-            if (!(std > 0) || !float.IsFinite(mean)) throw new FormatException($"mean {mean}, std {std}");
+            // pixels are in [0,1]: any real mean and std are near them (MNIST's: 0.1307, 0.3081)
+            if (!(std >= 1e-6f && std <= 1e6f) || !(Math.Abs(mean) <= 1e6f)) throw new FormatException($"mean {mean}, std {std}");
             return new Normalization(mean, std);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)

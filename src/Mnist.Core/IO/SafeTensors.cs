@@ -202,6 +202,7 @@ public static class SafeTensors
         var headerBytes = bytes.Slice(8, (int)n);
         var data = bytes[(8 + (int)n)..];
         if (headerBytes[0] != (byte)'{') throw Bad(source, "the header is not a JSON object (it does not start with '{')");
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes)) throw Bad(source, "the header is not valid UTF-8");
 
         JsonDocument document;
         try { document = JsonDocument.Parse(headerBytes.ToArray()); }
@@ -210,7 +211,17 @@ public static class SafeTensors
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Bad(source, "the header is not a JSON object");
-            var (entries, metadata) = ParseHeader(root, source, data.Length);
+            List<Entry> entries;
+            Dictionary<string, string> metadata;
+            try
+            {
+                (entries, metadata) = ParseHeader(root, source, data.Length);
+            }
+            catch (InvalidOperationException e)
+            {
+                // a string JSON allows but .NET cannot hold, such as an escaped lone surrogate "\ud800"
+                throw Bad(source, $"the header holds text that is not valid Unicode: {e.Message}");
+            }
             CheckCoverage(entries, data.Length, source);
 
             var tensors = new OrderedDictionary<string, Tensor>(entries.Count);
@@ -272,13 +283,15 @@ public static class SafeTensors
 
         int[]? shape = shapeJson.ValueKind == JsonValueKind.Array ? new int[shapeJson.GetArrayLength()] : null;
         for (int i = 0; shape is not null && i < shape.Length; i++)
-            if (!shapeJson[i].TryGetInt32(out shape[i]) || shape[i] < 0) shape = null;
+            if (shapeJson[i].ValueKind != JsonValueKind.Number || !shapeJson[i].TryGetInt32(out shape[i]) || shape[i] < 0) shape = null;
         if (shape is null)
             throw Bad(source, $"tensor '{name}' has an invalid shape {shapeJson.GetRawText()} (need an array of non-negative integers)");
 
         bool offsetsOk = offsetsJson.ValueKind == JsonValueKind.Array && offsetsJson.GetArrayLength() == 2;
         ulong begin = 0, end = 0;
-        if (offsetsOk) offsetsOk = offsetsJson[0].TryGetUInt64(out begin) && offsetsJson[1].TryGetUInt64(out end) && begin <= end;
+        if (offsetsOk)
+            offsetsOk = offsetsJson[0].ValueKind == JsonValueKind.Number && offsetsJson[1].ValueKind == JsonValueKind.Number
+                && offsetsJson[0].TryGetUInt64(out begin) && offsetsJson[1].TryGetUInt64(out end) && begin <= end;
         if (!offsetsOk)
             throw Bad(source, $"tensor '{name}' has invalid data_offsets {offsetsJson.GetRawText()} (need [begin, end] with 0 <= begin <= end)");
 

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Mnist.Core.Imaging;
 
 /// <summary>
@@ -17,37 +15,31 @@ namespace Mnist.Core.Imaging;
 /// </summary>
 public static class DigitPreprocessor
 {
-    /// <summary>Prepares a decoded PNG (any colours, transparent or not).</summary>
-    public static PreparedDigit Prepare(PngImage image, DigitPreprocessOptions? options = null) =>
+    /// <summary>Prepares a decoded image (any colours, transparent or not; a photo of paper too).</summary>
+    public static PreparedDigit Prepare(PixelImage image, DigitPreprocessOptions? options = null) =>
         Prepare(InkMap.FromImage(image), options);
 
-    /// <summary>Decodes and prepares PNG file bytes (refusals are <see cref="PngFormatException"/>s).</summary>
-    /// <remarks>
-    /// Gives the same result as <c>Prepare(PngDecoder.Decode(png, limits), options)</c>, but the
-    /// image-sized buffers (decoded bytes, ink) are rented from the array pool and returned, so a
-    /// canvas upload puts nothing on the large-object heap.
-    /// </remarks>
-    public static PreparedDigit PreparePng(byte[] png, PngLimits? limits = null, DigitPreprocessOptions? options = null)
+    /// <summary>
+    /// Prepares decoded pixels (width × height, <paramref name="layout"/>, row-major): the same
+    /// result as <c>Prepare(new PixelImage(...))</c>, but the image-sized ink buffer is rented from
+    /// the array pool and returned, so a canvas upload puts nothing on the large-object heap.
+    /// </summary>
+    public static PreparedDigit Prepare(ReadOnlySpan<byte> pixels, int width, int height, PixelLayout layout,
+        DigitPreprocessOptions? options = null)
     {
-        var pixels = PngDecoder.DecodePixels(png, limits, pooled: true, out var header, out var format);
+        if (width < 1 || height < 1 || pixels.Length < (long)width * height * (int)layout)
+            throw new ArgumentException($"{pixels.Length} bytes is not a {width}x{height} {layout} image");
+        int n = width * height;
+        var rented = ImagingPools.Floats.Rent(n);
         try
         {
-            int w = header.Width, h = header.Height, n = w * h;
-            var rented = ImagingPools.Floats.Rent(n);
-            try
-            {
-                var ink = rented.AsSpan(0, n);
-                var (source, _) = InkMap.Fill(pixels.AsSpan(0, n * (int)format), w, h, format, ink);
-                return Prepare(ink, w, h, source, options);
-            }
-            finally
-            {
-                ImagingPools.Floats.Return(rented);
-            }
+            var ink = rented.AsSpan(0, n);
+            var (source, _) = InkMap.Fill(pixels[..(n * (int)layout)], width, height, layout, ink);
+            return Prepare(ink, width, height, source, options);
         }
         finally
         {
-            ImagingPools.Bytes.Return(pixels);
+            ImagingPools.Floats.Return(rented);
         }
     }
 
@@ -105,6 +97,8 @@ public static class DigitPreprocessor
             int longer = box.LongerSide;
             scaled = AreaResampler.Resize(ink, width, box.X, box.Y, box.Width, box.Height,
                 options.BoxSize, longer, out scaledWidth, out scaledHeight);
+            // fully inked areas sum their shares to 1 give or take a float's last bit
+            for (int i = 0; i < scaled.Length; i++) scaled[i] = Math.Min(scaled[i], 1f);
             scale = (double)options.BoxSize / longer;
         }
         var (cx, cy) = CentreOfMass(scaled, scaledWidth, new PixelBox(0, 0, scaledWidth, scaledHeight));

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -13,6 +12,8 @@ public enum InkSource
     LightOnDark,
     /// <summary>Dark ink on a light background (pen on paper, a white canvas): inverted.</summary>
     DarkOnLight,
+    /// <summary>A photo (an uneven or grainy background): lighting evened out, ink split from paper by Otsu's threshold.</summary>
+    Photo,
 }
 
 /// <summary>Which way round a grey input's ink is; <see cref="Auto"/> reads it from the border.</summary>
@@ -29,7 +30,8 @@ public enum InkPolarity
 /// How much ink each pixel holds, in [0,1], whatever the input's colours: ink is bright, the
 /// background 0, grey levels kept. The background level is the median of the border pixels
 /// (a drawing rarely touches more than half its frame), so off-white paper or grey canvases
-/// still give a clean 0 background.
+/// still give a clean 0 background. A border that is not flat (uneven lighting, paper grain: a
+/// photo rather than a drawing) sends the image through <see cref="PhotoInk"/> instead.
 /// </summary>
 public sealed class InkMap
 {
@@ -56,25 +58,25 @@ public sealed class InkMap
     /// border colour (so stray transparent pixels read as background), converted to luminance
     /// (Rec. 601) and its polarity detected.
     /// </summary>
-    public static InkMap FromImage(PngImage image)
+    public static InkMap FromImage(PixelImage image)
     {
         int w = image.Width, h = image.Height;
         var ink = new float[w * h];
-        var (source, background) = Fill(image.Pixels, w, h, image.Format, ink);
+        var (source, background) = Fill(image.Pixels, w, h, image.Layout, ink);
         return new InkMap(w, h, ink, source, background);
     }
 
     /// <summary>
-    /// <see cref="FromImage"/> on raw decoded bytes (grey+alpha or RGBA, row-major), writing the
-    /// ink into <paramref name="ink"/> (width × height values): the pooled path of
-    /// <see cref="DigitPreprocessor.PreparePng"/>. Any scratch space comes from the array pool.
+    /// <see cref="FromImage"/> on raw decoded bytes (row-major, <paramref name="layout"/>), writing
+    /// the ink into <paramref name="ink"/> (width × height values): the pooled path of
+    /// <see cref="DigitPreprocessor"/>. Any scratch space comes from the array pool.
     /// </summary>
     internal static (InkSource Source, float Background) Fill(ReadOnlySpan<byte> pixels, int w, int h,
-        PngPixelFormat format, Span<float> ink)
+        PixelLayout layout, Span<float> ink)
     {
-        int n = w * h, channels = (int)format;
-        Luminance(pixels, format, ink[..n]);
-        bool hasAlpha = format is PngPixelFormat.GreyAlpha or PngPixelFormat.Rgba;
+        int n = w * h, channels = (int)layout;
+        Luminance(pixels, layout, ink[..n]);
+        bool hasAlpha = layout is PixelLayout.GreyAlpha or PixelLayout.Rgba;
         if (hasAlpha && HasTransparency(pixels[..(n * channels)], channels))
         {
             var rented = ImagingPools.Floats.Rent(n);
@@ -82,13 +84,13 @@ public sealed class InkMap
             {
                 var alpha = rented.AsSpan(0, n);
                 for (int i = 0; i < n; i++) alpha[i] = pixels[i * channels + channels - 1] / 255f;
-                float borderAlpha = BorderMedian(alpha, w, h, default);
+                float borderAlpha = Border(alpha, w, h, default).Median;
                 if (borderAlpha < 0.5f)
                 {
                     alpha.CopyTo(ink);
                     return (InkSource.Alpha, borderAlpha);
                 }
-                float backdrop = BorderMedian(ink, w, h, alpha);
+                float backdrop = Border(ink, w, h, alpha).Median;
                 for (int i = 0; i < n; i++) ink[i] = alpha[i] * ink[i] + (1 - alpha[i]) * backdrop;
             }
             finally
@@ -96,14 +98,20 @@ public sealed class InkMap
                 ImagingPools.Floats.Return(rented);
             }
         }
-        return FromGrey(ink[..n], w, h, InkPolarity.Auto);
+        var border = Border(ink[..n], w, h, default);
+        if (border.High - border.Low > PhotoInk.BorderSpread)
+        {
+            PhotoInk.Extract(ink[..n], w, h, darkInk: border.Median > 0.5f);
+            return (InkSource.Photo, border.Median);
+        }
+        return FromGrey(ink[..n], border.Median, InkPolarity.Auto);
     }
 
     /// <summary>Rec. 601 luminance in [0,1] of each pixel (grey formats: the grey level).</summary>
-    private static void Luminance(ReadOnlySpan<byte> pixels, PngPixelFormat format, Span<float> luminance)
+    private static void Luminance(ReadOnlySpan<byte> pixels, PixelLayout layout, Span<float> luminance)
     {
-        int channels = (int)format;
-        if (format is PngPixelFormat.Rgb or PngPixelFormat.Rgba)
+        int channels = (int)layout;
+        if (layout is PixelLayout.Rgb or PixelLayout.Rgba)
         {
             for (int i = 0; i < luminance.Length; i++)
             {
@@ -130,12 +138,16 @@ public sealed class InkMap
     {
         if (width < 1 || height < 1 || grey.Length != width * height)
             throw new ArgumentException($"{grey.Length} values is not a {width}x{height} image");
-        var (source, background) = FromGrey(grey.AsSpan(), width, height, polarity);
+        float borderMedian = polarity == InkPolarity.Auto ? Border(grey, width, height, default).Median : 0f;
+        var (source, background) = FromGrey(grey.AsSpan(), borderMedian, polarity);
         return new InkMap(width, height, grey, source, background);
     }
 
-    /// <summary><see cref="FromGrey(float[], int, int, InkPolarity)"/> in place on a span of exactly width × height values.</summary>
-    private static (InkSource Source, float Background) FromGrey(Span<float> grey, int width, int height, InkPolarity polarity)
+    /// <summary>
+    /// <see cref="FromGrey(float[], int, int, InkPolarity)"/> in place on a span of exactly width × height
+    /// values whose border median (used by <see cref="InkPolarity.Auto"/>) is <paramref name="borderMedian"/>.
+    /// </summary>
+    private static (InkSource Source, float Background) FromGrey(Span<float> grey, float borderMedian, InkPolarity polarity)
     {
         switch (polarity)
         {
@@ -146,7 +158,7 @@ public sealed class InkMap
                 for (int i = 0; i < grey.Length; i++) grey[i] = 1f - Math.Clamp(grey[i], 0f, 1f);
                 return (InkSource.DarkOnLight, 1f);
         }
-        float background = Math.Clamp(BorderMedian(grey, width, height, default), 0f, 1f);
+        float background = Math.Clamp(borderMedian, 0f, 1f);
         bool darkInk = background > 0.5f;
         // Ink = distance from the background level, as a fraction of the room on the ink's side.
         float room = darkInk ? background : 1f - background;
@@ -188,8 +200,14 @@ public sealed class InkMap
         return true;
     }
 
-    /// <summary>The median of the outermost ring of pixels; with weights (non-empty), only of pixels weighing at least 0.5.</summary>
-    private static float BorderMedian(ReadOnlySpan<float> values, int w, int h, ReadOnlySpan<float> weights)
+    /// <summary>The 10th percentile, median and 90th percentile of a border ring.</summary>
+    private readonly record struct BorderLevels(float Low, float Median, float High);
+
+    /// <summary>
+    /// Levels of the outermost ring of pixels; with weights (non-empty), only of pixels weighing at
+    /// least 0.5 (none such: all 1, i.e. composite over white).
+    /// </summary>
+    private static BorderLevels Border(ReadOnlySpan<float> values, int w, int h, ReadOnlySpan<float> weights)
     {
         var rented = ImagingPools.Floats.Rent(2 * (w + h));
         try
@@ -210,10 +228,10 @@ public sealed class InkMap
                 i = y * w + w - 1;
                 if (w > 1 && (!weighted || weights[i] >= 0.5f)) ring[count++] = values[i];
             }
-            if (count == 0) return 1f; // no opaque border pixel: composite over white
+            if (count == 0) return new BorderLevels(1f, 1f, 1f);
             ring = ring[..count];
             ring.Sort();
-            return ring[count / 2];
+            return new BorderLevels(ring[count / 10], ring[count / 2], ring[count - 1 - count / 10]);
         }
         finally
         {

@@ -17,6 +17,8 @@ public static class ModelBuilder
         backend ??= Backend.Cpu;
         ArgumentNullException.ThrowIfNull(config);
         var shape = CheckInput(config);
+        ModelLimits.CheckInput(shape);
+        long parameters = 0, activations = 0;
         var master = new Rng(seed);
         var initRng = master.Split();
         var generators = master.Split();
@@ -27,8 +29,10 @@ public static class ModelBuilder
             var kind = LayerKinds.Of(spec);
             try
             {
+                ModelLimits.CheckLayer(spec, shape, ref parameters);
                 var layer = kind.Build(spec, new LayerContext(shape, generators, backend));
                 shape = layer.OutputShape(shape);
+                ModelLimits.CheckOutput(shape, ref activations);
                 layers.Add(layer);
             }
             catch (MnistException e)

@@ -5,7 +5,7 @@ module Mnist.Experiments.Reports.RunReport
 open System
 open System.IO
 open System.Text
-open Mnist.Core.Imaging
+open Mnist.Imaging
 open Mnist.Core.Training
 open Mnist.Experiments
 open Mnist.Experiments.Reports.Html
@@ -67,7 +67,7 @@ let private mistakesGrid (images: MistakeImages) =
     for m in images.Images do
         // Inverted so the digit reads as dark ink on paper.
         let pixels = Convert.FromBase64String m.Pixels |> Array.map (fun p -> 255uy - p)
-        let uri = PngEncoder.ToDataUrl(PngEncoder.Encode(PngImage(images.Width, images.Height, PngPixelFormat.Grey, pixels)))
+        let uri = GreyPng.ToDataUrl(GreyPng.Encode(ReadOnlySpan pixels, images.Width, images.Height))
         let confidence = inv "F1" (100.0 * float m.Confidence)
         html.Append($"<figure><img src=\"{uri}\" alt=\"test image {m.Index}: {m.Label} predicted as {m.Predicted}\"><figcaption>")
             .Append($"true {m.Label} → {m.Predicted}<br>{confidence}%% · #{m.Index}").Append("</figcaption></figure>") |> ignore

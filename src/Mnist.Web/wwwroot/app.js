@@ -1,7 +1,8 @@
 // Draw a digit and watch the network decide. Plain JavaScript, no framework, nothing from elsewhere.
 // The canvas is sent as a PNG to POST /api/predict, which prepares it like an MNIST digit on the
 // server (the API and this page share that code) and answers with the ten probabilities, the
-// 28x28 image the network saw and, when asked, the first convolution's feature maps.
+// 28x28 image the network saw and, when asked, the first convolution's feature maps. An uploaded
+// photo or image file is sent as it is (the server decodes it) and shown on the canvas meanwhile.
 "use strict";
 
 const pad = document.getElementById("pad");
@@ -18,6 +19,7 @@ const seenCtx = seen.getContext("2d");
 const mapsBox = document.getElementById("maps-box");
 const mapsImg = document.getElementById("maps");
 const mapsCaption = document.getElementById("maps-caption");
+const upload = document.getElementById("upload");
 
 // ---- the ten bars -------------------------------------------------------------------------
 const rows = [];
@@ -55,6 +57,7 @@ function point(e) {
 
 let drawing = null; // the pointer drawing now, and where it was
 let marked = false;  // anything drawn since the last clear
+let uploaded = null; // the uploaded file the canvas shows, sent instead of the canvas
 
 function dot(p) {
   ctx.beginPath();
@@ -65,6 +68,7 @@ function dot(p) {
 pad.addEventListener("pointerdown", e => {
   if (drawing || (e.pointerType === "mouse" && e.button !== 0)) return;
   e.preventDefault();
+  if (uploaded) { blank(); uploaded = null; upload.value = ""; }
   document.body.dataset.pointer = e.pointerType;
   pad.setPointerCapture(e.pointerId);
   ctx.lineWidth = Number(stroke.value);
@@ -101,6 +105,26 @@ pad.addEventListener("pointercancel", endStroke);
 document.getElementById("clear").addEventListener("click", () => {
   blank();
   marked = false;
+  uploaded = null;
+  upload.value = "";
+  requestPrediction(true);
+});
+
+upload.addEventListener("change", async () => {
+  const file = upload.files[0];
+  if (!file) return;
+  uploaded = file;
+  marked = true;
+  blank();
+  try {
+    // a preview only (the browser turns it by its EXIF orientation too); the server gets the file
+    const image = await createImageBitmap(file);
+    const scale = Math.min(pad.width / image.width, pad.height / image.height);
+    const w = image.width * scale, h = image.height * scale;
+    ctx.drawImage(image, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
+  } catch (err) {
+    // not an image the browser can show: the server's answer will say what is wrong with it
+  }
   requestPrediction(true);
 });
 
@@ -131,11 +155,19 @@ async function send() {
   inFlight = true;
   lastSent = performance.now();
   setPending();
-  const body = JSON.stringify({ image: pad.toDataURL("image/png"), featureMaps: mapsBox.open });
+  let request;
+  if (uploaded) {
+    const form = new FormData();
+    form.append("file", uploaded);
+    request = { method: "POST", body: form };
+  } else {
+    const body = JSON.stringify({ image: pad.toDataURL("image/png") });
+    request = { method: "POST", headers: { "Content-Type": "application/json" }, body };
+  }
   try {
-    const response = await fetch("/api/predict", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    const response = await fetch("/api/predict" + (mapsBox.open ? "?featureMaps=true" : ""), request);
     const answer = await response.json();
-    if (!response.ok) throw new Error(answer.message || response.statusText);
+    if (!response.ok) throw new Error(answer.detail || response.statusText);
     errorEl.hidden = true;
     show(answer);
   } catch (err) {

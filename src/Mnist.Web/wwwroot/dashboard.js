@@ -38,7 +38,7 @@ async function api(method, url, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const answer = await response.json();
-  if (!response.ok) throw new Error(answer.message || response.statusText);
+  if (!response.ok) throw new Error(answer.detail || response.statusText);
   return answer;
 }
 
