@@ -23,24 +23,13 @@ let render (results: string) (a: RunRow) (b: RunRow) =
         text.Append(mark).Append(' ').Append(label.PadRight 22).Append(' ') |> ignore
         if x.Length < width && y.Length < 40 then text.Append(x.PadRight width).AppendLine(y) |> ignore
         else text.AppendLine(x).Append(' ', 25).AppendLine(if x = y then "(same)" else y) |> ignore
-    let limit (s: ExperimentSpec) = (match s.Limit with Some n -> string n | None -> "all") + $" / {s.Validation}"
     text.AppendLine("  (* marks a difference)") |> ignore
     line "run" a.Id b.Id
     line "sweep" a.Sweep b.Sweep
     line "engine" ma.Engine mb.Engine
-    let sa, sb = ma.Spec, mb.Spec
-    line "dataset" sa.Dataset sb.Dataset
-    line "preset × width" $"{sa.Preset} × {sa.Width}" $"{sb.Preset} × {sb.Width}"
-    line "parameters" (ma.Parameters.ToString "N0") (mb.Parameters.ToString "N0")
-    line "activation" sa.Activation sb.Activation
-    line "optimizer" (string sa.Optimizer) (string sb.Optimizer)
-    line "learning rate" (string sa.LearningRate) (string sb.LearningRate)
-    line "schedule" (string sa.Schedule) (string sb.Schedule)
-    line "batch size" (string sa.BatchSize) (string sb.BatchSize)
-    line "epochs" (string sa.Epochs) (string sb.Epochs)
-    line "seed" (string sa.Seed) (string sb.Seed)
-    line "device" (ExperimentSpec.deviceKind sa) (ExperimentSpec.deviceKind sb)
-    line "limit / validation" (limit sa) (limit sb)
+    let settings (m: RunMetrics) = { Spec = m.Spec; Parameters = m.Parameters }
+    for axis in Axes.all do
+        line axis.Name (axis.Detail (settings ma)) (axis.Detail (settings mb))
     text.AppendLine() |> ignore
     line "final test accuracy" (pct a.FinalTestAccuracy) (pct b.FinalTestAccuracy)
     line "final val accuracy" (pct a.FinalValidationAccuracy) (pct b.FinalValidationAccuracy)
@@ -58,5 +47,7 @@ let render (results: string) (a: RunRow) (b: RunRow) =
         let delta = 100.0 * (cb.Recall - ca.Recall)
         let sign = if delta > 0.0 then "+" else ""
         let ra, rb, d = inv "F2" (100.0 * ca.Recall), inv "F2" (100.0 * cb.Recall), inv "F2" delta
-        text.AppendLine($"  {ca.Class,5}  {ra,7}%%  {rb,7}%%  {sign}{d} pt") |> ignore
+        // A string first: StringBuilder's interpolated-string overload would keep "%%" as it is.
+        let row: string = $"  {ca.Class,5}  {ra,7}%%  {rb,7}%%  {sign}{d} pt"
+        text.AppendLine(row) |> ignore
     text.ToString()

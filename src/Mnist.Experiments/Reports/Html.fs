@@ -1,23 +1,25 @@
 /// The page frame every report shares: inline CSS, a sortable-table script, and plotly.js linked
-/// from the results folder. Nothing is fetched from the network.
+/// from the results folder. Nothing is fetched from the network. Pages are built with
+/// Giraffe.ViewEngine, so every text is HTML-escaped by construction; only Plotly's own chart
+/// fragments and our fixed CSS and script go in raw.
 module Mnist.Experiments.Reports.Html
 
-open System
 open System.Globalization
-open System.Net
-open System.Text
+open Giraffe.ViewEngine
 open Plotly.NET
 
-let esc (text: string) = WebUtility.HtmlEncode(if isNull text then "" else text)
 let inv (format: string) (value: float) = value.ToString(format, CultureInfo.InvariantCulture)
 let pct (value: float) = inv "F2" (value * 100.0) + "%"
 let optPct = function Some v -> pct v | None -> "—"
-let attr (value: float) = value.ToString("R", CultureInfo.InvariantCulture)
+let private sortKey (value: float) = value.ToString("R", CultureInfo.InvariantCulture)
 
-/// A Plotly.NET chart as an HTML fragment (a div and the script that draws it).
-let chart (c: GenericChart) = GenericChart.toChartHTML c
+/// A Plotly.NET chart (a div and the script that draws it, as Plotly writes them).
+let chart (c: GenericChart) = rawText (GenericChart.toChartHTML c)
 
-let private style =
+/// A note under a chart or table.
+let note (text: string) = p [ _class "note" ] [ str text ]
+
+let private css =
     """
     body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1280px; padding: 0 16px; color: #1f2933; }
     h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #e4e7eb; padding-bottom: 4px; }
@@ -60,45 +62,43 @@ let private sortScript =
     """
 
 /// A complete page; <paramref name="plotlySrc"/> is the relative address of plotly.min.js.
-let page (title: string) (plotlySrc: string) (body: string) =
-    let html = StringBuilder()
-    html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-        .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-        .Append("<title>").Append(esc title).Append("</title>\n")
-        .Append("<style>").Append(style).Append("</style>\n")
-        .Append("<script src=\"").Append(esc plotlySrc).Append("\"></script>\n")
-        .Append("</head>\n<body>\n")
-        .Append(body)
-        .Append("\n<script>").Append(sortScript).Append("</script>\n</body>\n</html>\n")
-    |> ignore
-    html.ToString()
+let page (pageTitle: string) (plotlySrc: string) (content: XmlNode list) =
+    html [ _lang "en" ] [
+        head [] [
+            meta [ _charset "utf-8" ]
+            meta [ _name "viewport"; _content "width=device-width, initial-scale=1" ]
+            title [] [ str pageTitle ]
+            style [] [ rawText css ]
+            script [ _src plotlySrc ] []
+        ]
+        body [] (content @ [ script [] [ rawText sortScript ] ])
+    ]
+    |> RenderView.AsString.htmlDocument
 
-/// A table cell: its text, an optional sort value, and whether it is text (left-aligned).
-type Cell =
-    { Html: string; Sort: string option; IsText: bool }
+/// A table cell: its content, an optional sort value, and whether it is text (left-aligned).
+type Cell = { Content: XmlNode list; Sort: string option; IsText: bool }
 
-let text (s: string) = { Html = esc s; Sort = None; IsText = true }
-let raw (html: string) (sortKey: string) = { Html = html; Sort = Some sortKey; IsText = true }
-let number (shown: string) (value: float) = { Html = esc shown; Sort = Some(attr value); IsText = false }
+let text (s: string) = { Content = [ str s ]; Sort = None; IsText = true }
+/// Text shown with a hover title (an optimizer's name, its hyperparameters in the title).
+let titled (shown: string) (title: string) = { text shown with Content = [ span [ _title title ] [ str shown ] ] }
+/// Any content, sorted by <paramref name="key"/>.
+let element (content: XmlNode) (key: string) = { Content = [ content ]; Sort = Some key; IsText = true }
+let number (shown: string) (value: float) = { Content = [ str shown ]; Sort = Some(sortKey value); IsText = false }
 let optNumber (shown: float -> string) (value: float option) =
     match value with
     | Some v -> number (shown v) v
-    | None -> { Html = "—"; Sort = Some "-1"; IsText = false }
+    | None -> { Content = [ str "—" ]; Sort = Some "-1"; IsText = false }
 
-/// A table; rows carry an optional CSS class (the best run is "best").
-let table (sortable: bool) (headers: (string * bool) list) (rows: (string * Cell list) list) =
-    let html = StringBuilder()
-    html.Append(if sortable then "<table class=\"sortable\">" else "<table>").Append("<thead><tr>") |> ignore
-    for name, isText in headers do
-        html.Append(if isText then "<th class=\"text\">" else "<th>").Append(esc name).Append("</th>") |> ignore
-    html.Append("</tr></thead><tbody>\n") |> ignore
-    for cls, cells in rows do
-        html.Append(if String.IsNullOrEmpty cls then "<tr>" else $"<tr class=\"{cls}\">") |> ignore
-        for cell in cells do
-            html.Append("<td") |> ignore
-            if cell.IsText then html.Append(" class=\"text\"") |> ignore
-            cell.Sort |> Option.iter (fun v -> html.Append(" data-v=\"").Append(esc v).Append('"') |> ignore)
-            html.Append('>').Append(cell.Html).Append("</td>") |> ignore
-        html.Append("</tr>\n") |> ignore
-    html.Append("</tbody></table>") |> ignore
-    html.ToString()
+/// A table of (header, is text) columns; rows carry a CSS class ("best" for the best run, or "").
+let dataTable (sortable: bool) (headers: (string * bool) list) (rows: (string * Cell list) list) =
+    let textClass isText = if isText then [ _class "text" ] else []
+    table (if sortable then [ _class "sortable" ] else []) [
+        thead [] [ tr [] [ for name, isText in headers -> th (textClass isText) [ str name ] ] ]
+        tbody [] [
+            for cls, cells in rows ->
+                tr (if cls = "" then [] else [ _class cls ]) [
+                    for cell in cells ->
+                        td (textClass cell.IsText @ (cell.Sort |> Option.map (attr "data-v") |> Option.toList)) cell.Content
+                ]
+        ]
+    ]

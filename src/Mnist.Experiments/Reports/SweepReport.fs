@@ -4,67 +4,62 @@ module Mnist.Experiments.Reports.SweepReport
 
 open System
 open System.IO
-open System.Text
+open Giraffe.ViewEngine
 open Mnist.Core.Training
 open Mnist.Experiments
 open Mnist.Experiments.Reports.Html
 open Mnist.Experiments.Reports.Charts
 
+let private settingsOf (row: RunRow) = { Spec = row.Spec; Parameters = row.Parameters }
+
 let private runLink (results: string) (pageDir: string) (row: RunRow) =
     let report = Path.Combine(results, row.Folder, Layout.ReportFile)
-    $"<a href=\"{esc (Files.relative pageDir report)}\"><code>{esc row.Id}</code></a>"
+    a [ _href (Files.relative pageDir report) ] [ code [] [ str row.Id ] ]
 
-/// A table column: header, whether it holds text, the cell, and for a setting the value that
-/// decides whether it varies (a setting every run shares is listed above the table instead).
-type private Column =
-    { Header: string; IsText: bool; Cell: int -> RunRow -> Cell; Setting: (RunRow -> string) option }
+/// The cell of a setting: numbers sort by value, the full text (an optimizer's hyperparameters) on hover.
+let private settingCell (axis: Axis) (row: RunRow) =
+    let s = settingsOf row
+    match axis.Kind with
+    | Numeric _ -> number (axis.Text s) (axis.Number s)
+    | Categorical ->
+        let detail = axis.Detail s
+        if detail = axis.Text s then text detail else titled (axis.Text s) detail
 
+/// The results columns: (header, cell).
+let private resultColumns: (string * (RunRow -> Cell)) list =
+    [ "final val acc", (fun r -> optNumber pct r.FinalValidationAccuracy)
+      "final test acc", (fun r -> optNumber pct r.FinalTestAccuracy)
+      "best test acc", (fun r -> optNumber pct r.BestTestAccuracy)
+      "at epoch", (fun r -> optNumber (fun v -> string (int v)) (r.BestEpoch |> Option.map float))
+      "test loss", (fun r -> optNumber (inv "F4") r.FinalTestLoss)
+      "train time (s)", (fun r -> optNumber (inv "F1") r.TrainSeconds) ]
+
+/// Every run, best first: rank, run, the settings the runs differ in (the shared ones listed
+/// above the table instead), then the results.
 let private runsTable (results: string) (pageDir: string) (ranked: RunRow list) =
     let bestId = ranked |> List.tryHead |> Option.map (fun r -> r.Id)
-    let images (r: RunRow) = (r.Spec.Limit |> Option.defaultValue 60000) - r.Spec.Validation
-    let setting header isText (value: RunRow -> string) (cell: RunRow -> Cell) =
-        { Header = header; IsText = isText; Cell = (fun _ r -> cell r); Setting = Some value }
-    let result header (cell: RunRow -> Cell) = { Header = header; IsText = false; Cell = (fun _ r -> cell r); Setting = None }
-    let columns =
-        [ { Header = "rank"; IsText = false; Cell = (fun rank _ -> number (string (rank + 1)) (float (rank + 1))); Setting = None }
-          { Header = "run"; IsText = true; Cell = (fun _ r -> raw (runLink results pageDir r) r.Id); Setting = None }
-          setting "dataset" true (fun r -> r.Spec.Dataset) (fun r -> text r.Spec.Dataset)
-          setting "preset" true (fun r -> r.Spec.Preset) (fun r -> text r.Spec.Preset)
-          setting "width" false (fun r -> inv "G4" r.Spec.Width) (fun r -> number (inv "G4" r.Spec.Width) r.Spec.Width)
-          setting "parameters" false (fun r -> r.Parameters.ToString "N0") (fun r -> number (r.Parameters.ToString "N0") (float r.Parameters))
-          setting "activation" true (fun r -> r.Spec.Activation) (fun r -> text r.Spec.Activation)
-          setting "optimizer" true (fun r -> string r.Spec.Optimizer) (fun r ->
-              { text r.Spec.Optimizer.Name with Html = $"<span title=\"{esc (string r.Spec.Optimizer)}\">{esc r.Spec.Optimizer.Name}</span>" })
-          setting "learning rate" false (fun r -> inv "G4" (float r.Spec.LearningRate)) (fun r ->
-              number (inv "G4" (float r.Spec.LearningRate)) (float r.Spec.LearningRate))
-          setting "schedule" true (fun r -> string r.Spec.Schedule) (fun r -> text r.Spec.Schedule.Name)
-          setting "batch" false (fun r -> string r.Spec.BatchSize) (fun r -> number (string r.Spec.BatchSize) (float r.Spec.BatchSize))
-          setting "epochs" false (fun r -> string r.EpochsDone) (fun r -> number (string r.EpochsDone) (float r.EpochsDone))
-          setting "seed" false (fun r -> string r.Spec.Seed) (fun r -> number (string r.Spec.Seed) (float r.Spec.Seed))
-          setting "device" true (fun r -> ExperimentSpec.deviceKind r.Spec) (fun r -> text (ExperimentSpec.deviceKind r.Spec))
-          setting "training images" false (fun r -> (images r).ToString "N0") (fun r -> number ((images r).ToString "N0") (float (images r)))
-          result "final val acc" (fun r -> optNumber pct r.FinalValidationAccuracy)
-          result "final test acc" (fun r -> optNumber pct r.FinalTestAccuracy)
-          result "best test acc" (fun r -> optNumber pct r.BestTestAccuracy)
-          result "at epoch" (fun r -> optNumber (fun v -> string (int v)) (r.BestEpoch |> Option.map float))
-          result "test loss" (fun r -> optNumber (inv "F4") r.FinalTestLoss)
-          result "train time (s)" (fun r -> optNumber (inv "F1") r.TrainSeconds) ]
-    let varies (c: Column) =
-        match c.Setting with
-        | Some value -> ranked.Length < 2 || (ranked |> List.map value |> List.distinct |> List.length) > 1
-        | None -> true
-    let shown = columns |> List.filter varies
-    let shared =
-        [ for c in columns do
-              match c.Setting with
-              | Some value when not (varies c) -> yield $"{c.Header} <b>{esc (value ranked.Head)}</b>"
-              | _ -> () ]
-    let sharedLine =
-        if shared.IsEmpty then "" else "<p class=\"note\">Same in every run: " + String.Join(" · ", shared) + ".</p>"
+    let settings = ranked |> List.map settingsOf
+    let varying, shared = Axes.all |> List.partition (fun axis -> ranked.Length < 2 || Axes.varies axis settings)
+    let headers =
+        [ "rank", false; "run", true ]
+        @ [ for axis in varying -> axis.Name, axis.Kind = Categorical ]
+        @ [ for name, _ in resultColumns -> name, false ]
     let rows =
         [ for rank, r in List.indexed ranked ->
-              (if Some r.Id = bestId then "best" else ""), [ for c in shown -> c.Cell rank r ] ]
-    sharedLine + "<div class=\"scroll\">" + table true [ for c in shown -> c.Header, c.IsText ] rows + "</div>"
+              (if Some r.Id = bestId then "best" else ""),
+              [ number (string (rank + 1)) (float (rank + 1)); element (runLink results pageDir r) r.Id ]
+              @ [ for axis in varying -> settingCell axis r ]
+              @ [ for _, cell in resultColumns -> cell r ] ]
+    [ if not shared.IsEmpty then
+          p [ _class "note" ] [
+              str "Same in every run: "
+              yield! shared |> List.mapi (fun i axis ->
+                  [ if i > 0 then str " · "
+                    str (axis.Name + " ")
+                    b [] [ str (axis.Detail settings.Head) ] ]) |> List.concat
+              str "."
+          ]
+      div [ _class "scroll" ] [ dataTable true headers rows ] ]
 
 let private point (metric: Ranking.Metric) (bestId: string) (x: float) (r: RunRow) =
     { X = x
@@ -72,40 +67,31 @@ let private point (metric: Ranking.Metric) (bestId: string) (x: float) (r: RunRo
       Hover = $"{r.Id}: {ExperimentSpec.label r.Spec}, {metric.Name} {pct (metric.Of r)}"
       IsBest = r.Id = bestId }
 
-/// The effect plots that make sense for the settings the sweep varies.
+/// Error against each axis the sweep varies and that has an effect plot, one series per value
+/// of the axis it names (runs of one series: every run).
 let private effects (metric: Ranking.Metric) (ranked: RunRow list) =
     let bestId = match ranked with best :: _ -> best.Id | [] -> ""
     let yTitle = (metric.Name.Replace("accuracy", "error")) + " (%, log)"
-    let varies (f: RunRow -> 'K) = ranked |> List.map f |> List.distinct |> List.length > 1
-    let model (r: RunRow) = if r.Spec.Width = 1.0 then r.Spec.Preset else $"""{r.Spec.Preset}×{inv "G4" r.Spec.Width}"""
-    [ if varies (fun r -> r.Spec.LearningRate) then
-          let series =
-              ranked
-              |> List.groupBy (fun r -> r.Spec.BatchSize)
-              |> List.sortBy fst
-              |> List.map (fun (batch, rs) -> $"batch {batch}", rs |> List.map (fun r -> point metric bestId (float r.Spec.LearningRate) r))
-          yield numericEffect "Error against learning rate, per batch size" "peak learning rate (log)" yTitle true series
-      if varies (fun r -> r.Spec.BatchSize) && not (varies (fun r -> r.Spec.LearningRate)) then
-          let series = [ "runs", ranked |> List.map (fun r -> point metric bestId (float r.Spec.BatchSize) r) ]
-          yield numericEffect "Error against batch size" "batch size (log)" yTitle true series
-      if varies (fun r -> r.Spec.Activation) then
-          let series =
-              ranked
-              |> List.groupBy model
-              |> List.map (fun (m, rs) -> m, rs |> List.map (fun r -> r.Spec.Activation, point metric bestId 0.0 r))
-          yield categoricalEffect "Error against activation, per model" "activation" yTitle series
-      if varies (fun r -> r.Parameters) then
-          let series =
-              ranked
-              |> List.groupBy (fun r -> r.Spec.Activation)
-              |> List.map (fun (a, rs) -> a, rs |> List.map (fun r -> point metric bestId (float r.Parameters) r))
-          yield numericEffect "Error against model size, per activation" "parameters (log)" yTitle true series
-      if varies (fun r -> r.Spec.Optimizer.Name) then
-          let series =
-              ranked
-              |> List.groupBy model
-              |> List.map (fun (m, rs) -> m, rs |> List.map (fun r -> r.Spec.Optimizer.Name, point metric bestId 0.0 r))
-          yield categoricalEffect "Error against optimizer, per model" "optimizer" yTitle series ]
+    let settings = ranked |> List.map settingsOf
+    [ for axis in Axes.all do
+          if Axes.varies axis settings then
+              let series =
+                  match axis.Effect with
+                  | NotPlotted -> []
+                  | Plotted -> [ "runs", ranked ]
+                  | PlottedPer other ->
+                      let by = Axes.named other
+                      ranked |> List.groupBy (settingsOf >> by.Text) |> List.sortBy (fun (value, rs) -> by.Number (settingsOf rs.Head), value)
+                      |> List.map (fun (value, rs) -> $"{other} {value}", rs)
+              if not series.IsEmpty then
+                  let title = "Error against " + axis.Name + (match axis.Effect with PlottedPer other -> ", per " + other | _ -> "")
+                  match axis.Kind with
+                  | Numeric log ->
+                      let plotted = series |> List.map (fun (name, rs) -> name, rs |> List.map (fun r -> point metric bestId (axis.Number (settingsOf r)) r))
+                      yield numericEffect title (axis.Name + (if log then " (log)" else "")) yTitle log plotted
+                  | Categorical ->
+                      let plotted = series |> List.map (fun (name, rs) -> name, rs |> List.map (fun r -> axis.Text (settingsOf r), point metric bestId 0.0 r))
+                      yield categoricalEffect title axis.Name yTitle plotted ]
 
 /// The sweep page's HTML. <paramref name="unfinished"/> are the started runs that are not
 /// complete, with their state; <paramref name="epochsOf"/> gives a run's per-epoch metrics.
@@ -114,44 +100,57 @@ let render (results: string) (sweep: string) (description: string) (rows: RunRow
     let pageDir = Layout.sweepDir results sweep
     let ranked = Ranking.rank rows
     let metric = Ranking.metricFor rows
-    let body = StringBuilder()
-    body.Append($"<h1>Sweep {esc sweep}</h1>") |> ignore
-    if description <> "" then body.Append($"<p class=\"sub\">{esc description}</p>") |> ignore
     let pending = planned - ranked.Length
     let states = RunState.Counts(List.map snd unfinished)
-    body.Append($"<p class=\"sub\">{ranked.Length} of {planned} runs complete")
-        .Append(if pending > 0 then $" ({pending} still to run" + (if states.IsEmpty then "" else ", of which " + String.Join(" and ", states)) + $": <code>mnist sweep {esc sweep}</code> finishes them)" else "")
-        .Append($". Runs are ranked by final {esc metric.Name}; click a column header to sort by it.</p>") |> ignore
-    match ranked with
-    | [] -> body.Append("<p>No finished runs yet.</p>") |> ignore
-    | best :: _ ->
-        body.Append("<div class=\"callout\">Best run: ").Append(runLink results pageDir best)
-            .Append($" — {esc (ExperimentSpec.label best.Spec)}: {esc metric.Name} {pct (metric.Of best)}, ")
-            .Append($"test accuracy {optPct best.FinalTestAccuracy}</div>")
-            .Append("<h2>Runs</h2>").Append(runsTable results pageDir ranked) |> ignore
-        let curves =
-            [ for r in ranked -> $"{r.Id} {ExperimentSpec.label r.Spec}", r.Id = best.Id, epochsOf r.Id ]
-        let validationCurves = curves |> List.forall (fun (_, _, h) -> h |> List.forall (fun m -> m.ValidationAccuracy.HasValue))
-        body.Append("<h2>Learning curves</h2><div class=\"charts\">") |> ignore
-        let finite (v: float) = if Double.IsFinite v then Some v else None
-        if validationCurves then
-            body.Append(chart (overlaid "Validation error per epoch" "validation error (%, log)" curves (fun m -> Some(100.0 * (1.0 - m.ValidationAccuracy.Value)))))
-                .Append(chart (overlaid "Validation loss per epoch" "validation loss (log)" curves (fun m -> finite m.ValidationLoss.Value))) |> ignore
-        else
-            body.Append(chart (overlaid "Test error per epoch" "test error (%, log)" curves (fun m -> Some(100.0 * (1.0 - m.TestAccuracy)))))
-                .Append(chart (overlaid "Test loss per epoch" "test loss (log)" curves (fun m -> finite m.TestLoss))) |> ignore
-        body.Append(chart (overlaid "Training loss per epoch" "training loss (log)" curves (fun m -> finite m.TrainLoss))).Append("</div>")
-            .Append("<p class=\"note\">One line per run, error (100% − accuracy) and loss on log scales so that 1% and 2% stay apart ")
-            .Append("while a diverged run (about 90% error) still fits; lower is better. The best run is the thick line; ")
-            .Append("hover a point to see which run it is.</p>") |> ignore
-        match effects metric ranked with
-        | [] -> ()
-        | plots ->
-            body.Append("<h2>Effects of the settings</h2><div class=\"charts\">") |> ignore
-            for p in plots do body.Append(chart p) |> ignore
-            body.Append("</div><p class=\"note\">Each point is one run. In numeric plots the faint line joins the best run at each value; ")
-                .Append("the star is the best run overall. Other settings vary too, so read a plot as \"what is reachable at this value\".</p>") |> ignore
-    page $"Sweep {sweep}" (PlotlyAsset.relativeFrom results pageDir) (body.ToString())
+    let progress =
+        p [ _class "sub" ] [
+            str $"{ranked.Length} of {planned} runs complete"
+            if pending > 0 then
+                str ($" ({pending} still to run" + (if states.IsEmpty then "" else ", of which " + String.Join(" and ", states)) + ": ")
+                code [] [ str $"mnist sweep {sweep}" ]
+                str " finishes them)"
+            str $". Runs are ranked by final {metric.Name}; click a column header to sort by it."
+        ]
+    let finished =
+        match ranked with
+        | [] -> [ p [] [ str "No finished runs yet." ] ]
+        | best :: _ ->
+            let curves = [ for r in ranked -> $"{r.Id} {ExperimentSpec.label r.Spec}", r.Id = best.Id, epochsOf r.Id ]
+            let validationCurves = curves |> List.forall (fun (_, _, h) -> h |> List.forall (fun m -> m.ValidationAccuracy.HasValue))
+            let finite (v: float) = if Double.IsFinite v then Some v else None
+            let errorAndLoss =
+                if validationCurves then
+                    [ overlaid "Validation error per epoch" "validation error (%, log)" curves (fun m -> Some(100.0 * (1.0 - m.ValidationAccuracy.Value)))
+                      overlaid "Validation loss per epoch" "validation loss (log)" curves (fun m -> finite m.ValidationLoss.Value) ]
+                else
+                    [ overlaid "Test error per epoch" "test error (%, log)" curves (fun m -> Some(100.0 * (1.0 - m.TestAccuracy)))
+                      overlaid "Test loss per epoch" "test loss (log)" curves (fun m -> finite m.TestLoss) ]
+            [ div [ _class "callout" ] [
+                  str "Best run: "
+                  runLink results pageDir best
+                  str $" — {ExperimentSpec.label best.Spec}: {metric.Name} {pct (metric.Of best)}, test accuracy {optPct best.FinalTestAccuracy}"
+              ]
+              h2 [] [ str "Runs" ]
+              yield! runsTable results pageDir ranked
+              h2 [] [ str "Learning curves" ]
+              div [ _class "charts" ] [
+                  yield! errorAndLoss |> List.map chart
+                  chart (overlaid "Training loss per epoch" "training loss (log)" curves (fun m -> finite m.TrainLoss))
+              ]
+              note ("One line per run, error (100% − accuracy) and loss on log scales so that 1% and 2% stay apart while a diverged run "
+                    + "(about 90% error) still fits; lower is better. The best run is the thick line; hover a point to see which run it is.")
+              match effects metric ranked with
+              | [] -> ()
+              | plots ->
+                  h2 [] [ str "Effects of the settings" ]
+                  div [ _class "charts" ] (plots |> List.map chart)
+                  note ("Each point is one run. In numeric plots the faint line joins the best run at each value; the star is the best run "
+                        + "overall. Other settings vary too, so read a plot as \"what is reachable at this value\".") ]
+    page $"Sweep {sweep}" (PlotlyAsset.relativeFrom results pageDir)
+        [ h1 [] [ str $"Sweep {sweep}" ]
+          if description <> "" then p [ _class "sub" ] [ str description ]
+          progress
+          yield! finished ]
 
 /// Writes results/<sweep>/index.html from the registry and returns its path.
 let write (results: string) (registry: Registry) (sweep: string) =
