@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -16,6 +17,8 @@ internal sealed class AvgPoolKind : LayerKind<AvgPoolSpec, AvgPool2D>
     protected override AvgPool2D Build(AvgPoolSpec s, LayerContext context) => new(s.Size, s.Stride, context.Backend);
 
     private protected override Float64Tensor Float64(AvgPool2D layer, Float64Tensor x, Float64Pass pass) => layer.Float64(x, pass);
+
+    private protected override string ToOnnx(AvgPool2D layer, OnnxExporter onnx, OnnxValue x, string name) => layer.ToOnnx("AveragePool", onnx, x);
 
     internal override IEnumerable<LayerCheck> Checks =>
     [

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -60,6 +61,12 @@ internal sealed class BatchNormKind : LayerKind<BatchNormSpec, BatchNorm>
         }
         return input with { Values = y };
     }
+
+    /// <summary>BatchNormalization in inference mode: the running statistics and ε, on [N, C] or [N, C, H, W] alike.</summary>
+    private protected override string ToOnnx(BatchNorm bn, OnnxExporter onnx, OnnxValue x, string name) =>
+        onnx.Graph.Node("BatchNormalization",
+            [x.Name, onnx.Weight(name, bn.Gamma), onnx.Weight(name, bn.Beta), onnx.Weight(name, "running_mean", bn.RunningMean), onnx.Weight(name, "running_var", bn.RunningVar)],
+            OnnxAttribute.Of("epsilon", bn.Epsilon));
 
     internal override IEnumerable<LayerCheck> Checks =>
     [

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -26,6 +27,9 @@ internal sealed class DropoutKind : LayerKind<DropoutSpec, Dropout>
         for (int i = 0; i < x.Length; i++) y[i] = x[i] * mask[i];
         return input with { Values = y };
     }
+
+    /// <summary>The identity: an exported model is used for inference only.</summary>
+    private protected override string ToOnnx(Dropout layer, OnnxExporter onnx, OnnxValue x, string name) => x.Name;
 
     internal override IEnumerable<LayerCheck> Checks =>
     [

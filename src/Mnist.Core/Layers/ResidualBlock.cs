@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -27,6 +28,19 @@ internal sealed class ResidualKind : LayerKind<ResidualSpec, ResidualBlock>
         var z = new double[h.Values.Length];
         for (int i = 0; i < z.Length; i++) z[i] = h.Values[i] + shortcut.Values[i];
         return pass.Run(r.ActOut, h with { Values = z });
+    }
+
+    private protected override string ToOnnx(ResidualBlock r, OnnxExporter onnx, OnnxValue x, string name)
+    {
+        OnnxValue Run(Layer layer, OnnxValue input, string child) => onnx.Run(layer, input, OnnxExporter.Child(name, child));
+        var h = Run(r.Conv1, x, "conv1");
+        h = Run(r.Bn1, h, "bn1");
+        h = Run(r.Act1, h, "act1");
+        h = Run(r.Conv2, h, "conv2");
+        h = Run(r.Bn2, h, "bn2");
+        var shortcut = r.ProjectionConv is null || r.ProjectionBn is null ? x : Run(r.ProjectionBn, Run(r.ProjectionConv, x, "shortcut.conv"), "shortcut.bn");
+        var sum = new OnnxValue(onnx.Graph.Node("Add", [h.Name, shortcut.Name]), h.Shape);
+        return Run(r.ActOut, sum, "act").Name;
     }
 
     /// <summary>

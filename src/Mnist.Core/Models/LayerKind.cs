@@ -1,4 +1,5 @@
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Layers;
 
 namespace Mnist.Core.Models;
@@ -6,7 +7,7 @@ namespace Mnist.Core.Models;
 /// <summary>
 /// Everything the engine knows about one kind of layer, in one place: its name (the "type" of
 /// its spec in model JSON), its spec record, how to build its layer, the float64 reference of
-/// its forward pass and its gradient checks. The layer's own ToString is its summary line. Each
+/// its forward pass, its gradient checks and its ONNX export. The layer's own ToString is its summary line. Each
 /// kind lives in one file under Layers/ (spec, kind, layer) and is registered by one line in
 /// <see cref="LayerKinds.All"/>. A new facet (an exporter, say) is a new member here, written
 /// once per kind beside the others.
@@ -32,6 +33,13 @@ public abstract class LayerKind
     /// <summary>Small layers of this kind with inputs, for <see cref="GradCheckSuite"/>: each is checked in float32 and against the float64 reference.</summary>
     internal abstract IEnumerable<LayerCheck> Checks { get; }
 
+    /// <summary>
+    /// Writes the layer's evaluation-mode forward pass into the exporter's graph as ONNX nodes
+    /// (opset 13) on input <paramref name="x"/>; <paramref name="name"/> is the layer's model name,
+    /// which its weights' names start with. Returns the name of the output value.
+    /// </summary>
+    internal abstract string ToOnnx(Layer layer, OnnxExporter onnx, OnnxValue x, string name);
+
     public override string ToString() => Name;
 }
 
@@ -45,7 +53,11 @@ public abstract class LayerKind<TSpec, TLayer> : LayerKind where TSpec : LayerSp
 
     internal sealed override Float64Tensor Float64(Layer layer, Float64Tensor x, Float64Pass pass) => Float64((TLayer)layer, x, pass);
 
+    internal sealed override string ToOnnx(Layer layer, OnnxExporter onnx, OnnxValue x, string name) => ToOnnx((TLayer)layer, onnx, x, name);
+
     protected abstract TLayer Build(TSpec spec, LayerContext context);
 
     private protected abstract Float64Tensor Float64(TLayer layer, Float64Tensor x, Float64Pass pass);
+
+    private protected abstract string ToOnnx(TLayer layer, OnnxExporter onnx, OnnxValue x, string name);
 }
