@@ -7,10 +7,10 @@ namespace Mnist.Core.Models;
 /// <summary>
 /// Everything the engine knows about one kind of layer, in one place: its name (the "type" of
 /// its spec in model JSON), its spec record, how to build its layer, the float64 reference of
-/// its forward pass, its gradient checks and its ONNX export. The layer's own ToString is its summary line. Each
-/// kind lives in one file under Layers/ (spec, kind, layer) and is registered by one line in
-/// <see cref="LayerKinds.All"/>. A new facet (an exporter, say) is a new member here, written
-/// once per kind beside the others.
+/// its forward pass, its gradient checks and its ONNX export. The layer's own ToString is its
+/// summary line. Each kind lives in one file under Layers/ (spec, kind, layer) and is registered
+/// by one line in <see cref="LayerKinds.All"/>. A new facet is a new member here, written once
+/// per kind beside the others.
 /// </summary>
 public abstract class LayerKind
 {
