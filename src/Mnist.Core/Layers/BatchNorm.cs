@@ -21,6 +21,14 @@ internal sealed class BatchNormKind : LayerKind<BatchNormSpec, BatchNorm>
         _ => throw new MnistException($"batchnorm needs a [features] or [C, H, W] input, not {Tensor.ShapeText(context.InputShape)}"),
     };
 
+    /// <summary>Epsilon must be positive: the variance is divided by its root.</summary>
+    private protected override long CheckedParameters(BatchNormSpec s, int[] inputShape)
+    {
+        if (!(s.Epsilon > 0f && float.IsFinite(s.Epsilon)))
+            throw new MnistException($"batchnorm epsilon must be a positive number (got {s.Epsilon})");
+        return 4 * ModelLimits.Channels(inputShape);
+    }
+
     /// <summary>Batch statistics in training (the running ones untouched), running statistics in evaluation.</summary>
     private protected override Float64Tensor Float64(BatchNorm bn, Float64Tensor input, Float64Pass pass)
     {

@@ -18,6 +18,12 @@ internal sealed class Conv2DKind : LayerKind<Conv2DSpec, Conv2D>
     protected override Conv2D Build(Conv2DSpec s, LayerContext context) =>
         new(context.ImageChannels(Name), s.Out, s.Kernel, s.Stride, s.Pad, s.Bias, context.Backend);
 
+    private protected override long CheckedParameters(Conv2DSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Out, s.Kernel, s.Stride, s.Pad);
+        return ModelLimits.Product(s.Out, ModelLimits.Channels(inputShape), s.Kernel, s.Kernel) + s.Out;
+    }
+
     private protected override Float64Tensor Float64(Conv2D c, Float64Tensor input, Float64Pass pass)
     {
         var x = input.Values;

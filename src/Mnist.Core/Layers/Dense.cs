@@ -16,6 +16,12 @@ internal sealed class DenseKind : LayerKind<DenseSpec, Dense>
 
     protected override Dense Build(DenseSpec s, LayerContext context) => new(context.Features, s.Out, context.Backend);
 
+    private protected override long CheckedParameters(DenseSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Out);
+        return ModelLimits.Product(s.Out, ModelLimits.Count(inputShape)) + s.Out;
+    }
+
     private protected override Float64Tensor Float64(Dense d, Float64Tensor input, Float64Pass pass)
     {
         var x = input.Values;

@@ -16,6 +16,8 @@ internal sealed class DropoutKind : LayerKind<DropoutSpec, Dropout>
 
     protected override Dropout Build(DropoutSpec s, LayerContext context) => new(s.P, context.NewRandomKey(), context.Backend);
 
+    private protected override long CheckedParameters(DropoutSpec s, int[] inputShape) => 0;
+
     /// <summary>Reuses the mask of the layer's last training pass.</summary>
     private protected override Float64Tensor Float64(Dropout drop, Float64Tensor input, Float64Pass pass)
     {

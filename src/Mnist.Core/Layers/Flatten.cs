@@ -15,6 +15,8 @@ internal sealed class FlattenKind : LayerKind<FlattenSpec, Flatten>
 
     protected override Flatten Build(FlattenSpec s, LayerContext context) => new(context.Backend);
 
+    private protected override long CheckedParameters(FlattenSpec s, int[] inputShape) => 0;
+
     private protected override Float64Tensor Float64(Flatten layer, Float64Tensor x, Float64Pass pass) =>
         new(x.Values, [x.Batch, x.Values.Length / x.Batch]);
 

@@ -16,6 +16,8 @@ internal sealed class GlobalMaxPoolKind : LayerKind<GlobalMaxPoolSpec, GlobalMax
 
     protected override GlobalMaxPool Build(GlobalMaxPoolSpec s, LayerContext context) => new(context.Backend);
 
+    private protected override long CheckedParameters(GlobalMaxPoolSpec s, int[] inputShape) => 0;
+
     private protected override Float64Tensor Float64(GlobalMaxPool layer, Float64Tensor input, Float64Pass pass)
     {
         var x = input.Values;

@@ -17,6 +17,16 @@ internal sealed class ResidualKind : LayerKind<ResidualSpec, ResidualBlock>
     protected override ResidualBlock Build(ResidualSpec s, LayerContext context) =>
         new(context.ImageChannels(Name), s.Out, s.Stride, s.Activation, s.Slope, s.Alpha, context.Backend);
 
+    /// <summary>Two 3×3 convolutions, the 1×1 projection and the batch norms, counted generously.</summary>
+    private protected override long CheckedParameters(ResidualSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Out, s.Stride);
+        ModelLimits.CheckFactor(s.Slope, "slope");
+        ModelLimits.CheckFactor(s.Alpha, "alpha");
+        long channels = ModelLimits.Channels(inputShape);
+        return 9L * s.Out * (channels + s.Out) + s.Out * channels + 8L * s.Out;
+    }
+
     private protected override Float64Tensor Float64(ResidualBlock r, Float64Tensor x, Float64Pass pass)
     {
         var h = pass.Run(r.Conv1, x);

@@ -15,6 +15,13 @@ internal sealed class ActivationKind : LayerKind<ActivationSpec, Activation>
 
     protected override Activation Build(ActivationSpec s, LayerContext context) => Activations.Create(s.Name, s.Slope, s.Alpha, context.Backend);
 
+    private protected override long CheckedParameters(ActivationSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckFactor(s.Slope, "slope");
+        ModelLimits.CheckFactor(s.Alpha, "alpha");
+        return 0;
+    }
+
     private protected override Float64Tensor Float64(Activation act, Float64Tensor input, Float64Pass pass)
     {
         var x = input.Values;
