@@ -7,7 +7,6 @@ open System.IO
 open Argu
 open Mnist.Core
 open Mnist.Core.Augmentation
-open Mnist.Core.Imaging
 open Mnist.Cli.Common
 
 type AugmentArgs =

@@ -25,6 +25,7 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | [<CliPrefix(CliPrefix.None)>] Augment of ParseResults<AugmentArgs>
     | [<SubCommand; CliPrefix(CliPrefix.None)>] Devices
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportCommand.ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<ExperimentCommands.Sweep.Args>
     | [<CliPrefix(CliPrefix.None)>] Runs of ParseResults<ExperimentCommands.Runs.Args>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<ExperimentCommands.Rerun.Args>
@@ -45,6 +46,7 @@ type MnistArgs =
             | Serve _ -> "web page to draw digits, prediction API and runs dashboard"
             | Augment _ -> "the augmentation spec of some ranges; --show draws augmented training digits into a PNG"
             | Devices -> "the devices --device can name here: the CPU (model, vector width) and any GPU"
+            | Export _ -> "write a saved model as a standard ONNX file (for ONNX Runtime, a browser or a phone)"
             | Sweep _ -> "run a sweep of experiments (skips finished runs, resumes interrupted ones)"
             | Runs _ -> "list runs from the results registry, best first"
             | Run _ -> "rerun one recorded experiment and check that its metrics match"
@@ -84,6 +86,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Serve a -> ServeCommand.run a
     | Augment a -> AugmentCommand.run a
     | Devices -> DevicesCommand.run ()
+    | Export a -> ExportCommand.run a
     | Sweep a -> ExperimentCommands.Sweep.run a
     | Runs a -> ExperimentCommands.Runs.run a
     | Run a -> ExperimentCommands.Rerun.run a

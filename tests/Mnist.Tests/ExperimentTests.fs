@@ -135,6 +135,8 @@ let sweepTests =
                 [ "{\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":2000000000}", "too large for a layer setting"
                   "{\"type\":\"conv2d\",\"out\":8,\"pad\":1}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":20000}, {\"type\":\"dense\",\"out\":10}", "over 67108864 parameters"
                   "{\"type\":\"conv2d\",\"out\":4,\"pad\":2000000000}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "too large for a layer setting"
+                  // 65536 × 65536 × 65536² weights: a long wraps round to 0 unless the count saturates
+                  "{\"type\":\"conv2d\",\"out\":65536,\"kernel\":1}, {\"type\":\"conv2d\",\"out\":65536,\"kernel\":65536,\"pad\":32768}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "over 67108864 parameters"
                   "{\"type\":\"conv2d\",\"out\":4}, {\"type\":\"batchnorm\",\"epsilon\":0}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "epsilon must be a positive number"
                   "{\"type\":\"activation\",\"name\":\"leakyrelu\",\"slope\":1e30}, {\"type\":\"flatten\"}, {\"type\":\"dense\",\"out\":10}", "slope 1E+30 is outside" ] do
                 let before = GC.GetAllocatedBytesForCurrentThread()

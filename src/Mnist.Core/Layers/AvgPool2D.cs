@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -15,7 +16,15 @@ internal sealed class AvgPoolKind : LayerKind<AvgPoolSpec, AvgPool2D>
 
     protected override AvgPool2D Build(AvgPoolSpec s, LayerContext context) => new(s.Size, s.Stride, context.Backend);
 
+    private protected override long CheckedParameters(AvgPoolSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Size, s.Stride ?? 1);
+        return 0;
+    }
+
     private protected override Float64Tensor Float64(AvgPool2D layer, Float64Tensor x, Float64Pass pass) => layer.Float64(x, pass);
+
+    private protected override string ToOnnx(AvgPool2D layer, OnnxExporter onnx, OnnxValue x, string name) => layer.ToOnnx("AveragePool", onnx, x);
 
     internal override IEnumerable<LayerCheck> Checks =>
     [

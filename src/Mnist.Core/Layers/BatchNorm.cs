@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -19,6 +20,14 @@ internal sealed class BatchNormKind : LayerKind<BatchNormSpec, BatchNorm>
         3 => new BatchNorm2D(context.InputShape[0], s.Momentum, s.Epsilon, context.Backend),
         _ => throw new MnistException($"batchnorm needs a [features] or [C, H, W] input, not {Tensor.ShapeText(context.InputShape)}"),
     };
+
+    /// <summary>Epsilon must be positive: the variance is divided by its root.</summary>
+    private protected override long CheckedParameters(BatchNormSpec s, int[] inputShape)
+    {
+        if (!(s.Epsilon > 0f && float.IsFinite(s.Epsilon)))
+            throw new MnistException($"batchnorm epsilon must be a positive number (got {s.Epsilon})");
+        return 4 * ModelLimits.Channels(inputShape);
+    }
 
     /// <summary>Batch statistics in training (the running ones untouched), running statistics in evaluation.</summary>
     private protected override Float64Tensor Float64(BatchNorm bn, Float64Tensor input, Float64Pass pass)
@@ -60,6 +69,12 @@ internal sealed class BatchNormKind : LayerKind<BatchNormSpec, BatchNorm>
         }
         return input with { Values = y };
     }
+
+    /// <summary>BatchNormalization in inference mode: the running statistics and ε, on [N, C] or [N, C, H, W] alike.</summary>
+    private protected override string ToOnnx(BatchNorm bn, OnnxExporter onnx, OnnxValue x, string name) =>
+        onnx.Graph.Node("BatchNormalization",
+            [x.Name, onnx.Weight(name, bn.Gamma), onnx.Weight(name, bn.Beta), onnx.Weight(name, "running_mean", bn.RunningMean), onnx.Weight(name, "running_var", bn.RunningVar)],
+            OnnxAttribute.Of("epsilon", bn.Epsilon));
 
     internal override IEnumerable<LayerCheck> Checks =>
     [

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Kernels;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
@@ -16,6 +17,12 @@ internal sealed class Conv2DKind : LayerKind<Conv2DSpec, Conv2D>
 
     protected override Conv2D Build(Conv2DSpec s, LayerContext context) =>
         new(context.ImageChannels(Name), s.Out, s.Kernel, s.Stride, s.Pad, s.Bias, context.Backend);
+
+    private protected override long CheckedParameters(Conv2DSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Out, s.Kernel, s.Stride, s.Pad);
+        return ModelLimits.Product(s.Out, ModelLimits.Channels(inputShape), s.Kernel, s.Kernel) + s.Out;
+    }
 
     private protected override Float64Tensor Float64(Conv2D c, Float64Tensor input, Float64Pass pass)
     {
@@ -47,6 +54,15 @@ internal sealed class Conv2DKind : LayerKind<Conv2DSpec, Conv2D>
                         y[((b * o + oc) * oh + oy) * ow + ox] = sum;
                     }
         return new(y, [n, o, oh, ow]);
+    }
+
+    private protected override string ToOnnx(Conv2D c, OnnxExporter onnx, OnnxValue x, string name)
+    {
+        string[] inputs = c.Bias is null ? [x.Name, onnx.Weight(name, c.Weight)] : [x.Name, onnx.Weight(name, c.Weight), onnx.Weight(name, c.Bias)];
+        return onnx.Graph.Node("Conv", inputs,
+            OnnxAttribute.Of("kernel_shape", c.Kernel, c.Kernel),
+            OnnxAttribute.Of("strides", c.Stride, c.Stride),
+            OnnxAttribute.Of("pads", c.Padding, c.Padding, c.Padding, c.Padding));
     }
 
     internal override IEnumerable<LayerCheck> Checks =>

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -14,6 +15,12 @@ internal sealed class DenseKind : LayerKind<DenseSpec, Dense>
     public override string Name => "dense";
 
     protected override Dense Build(DenseSpec s, LayerContext context) => new(context.Features, s.Out, context.Backend);
+
+    private protected override long CheckedParameters(DenseSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Out);
+        return ModelLimits.Product(s.Out, ModelLimits.Count(inputShape)) + s.Out;
+    }
 
     private protected override Float64Tensor Float64(Dense d, Float64Tensor input, Float64Pass pass)
     {
@@ -30,6 +37,13 @@ internal sealed class DenseKind : LayerKind<DenseSpec, Dense>
                 y[b * outF + o] = sum;
             }
         return new(y, [batch, outF]);
+    }
+
+    /// <summary>Gemm takes a matrix: an image-shaped input is flattened first, as our kernel reads it.</summary>
+    private protected override string ToOnnx(Dense d, OnnxExporter onnx, OnnxValue x, string name)
+    {
+        string flat = x.Shape.Length == 1 ? x.Name : onnx.Graph.Node("Flatten", [x.Name], OnnxAttribute.Of("axis", 1L));
+        return onnx.Graph.Node("Gemm", [flat, onnx.Weight(name, d.Weight), onnx.Weight(name, d.Bias)], OnnxAttribute.Of("transB", 1L));
     }
 
     internal override IEnumerable<LayerCheck> Checks =>

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -15,6 +16,8 @@ internal sealed class DropoutKind : LayerKind<DropoutSpec, Dropout>
 
     protected override Dropout Build(DropoutSpec s, LayerContext context) => new(s.P, context.NewRandomKey(), context.Backend);
 
+    private protected override long CheckedParameters(DropoutSpec s, int[] inputShape) => 0;
+
     /// <summary>Reuses the mask of the layer's last training pass.</summary>
     private protected override Float64Tensor Float64(Dropout drop, Float64Tensor input, Float64Pass pass)
     {
@@ -26,6 +29,9 @@ internal sealed class DropoutKind : LayerKind<DropoutSpec, Dropout>
         for (int i = 0; i < x.Length; i++) y[i] = x[i] * mask[i];
         return input with { Values = y };
     }
+
+    /// <summary>The identity: an exported model is used for inference only.</summary>
+    private protected override string ToOnnx(Dropout layer, OnnxExporter onnx, OnnxValue x, string name) => x.Name;
 
     internal override IEnumerable<LayerCheck> Checks =>
     [

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -14,8 +15,13 @@ internal sealed class FlattenKind : LayerKind<FlattenSpec, Flatten>
 
     protected override Flatten Build(FlattenSpec s, LayerContext context) => new(context.Backend);
 
+    private protected override long CheckedParameters(FlattenSpec s, int[] inputShape) => 0;
+
     private protected override Float64Tensor Float64(Flatten layer, Float64Tensor x, Float64Pass pass) =>
         new(x.Values, [x.Batch, x.Values.Length / x.Batch]);
+
+    private protected override string ToOnnx(Flatten layer, OnnxExporter onnx, OnnxValue x, string name) =>
+        onnx.Graph.Node("Flatten", [x.Name], OnnxAttribute.Of("axis", 1L));
 
     internal override IEnumerable<LayerCheck> Checks => [new("flatten", b => new Flatten(backend: b), LayerCheck.Gaussian(0f, 2, 3, 2, 2))];
 }

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -15,6 +16,8 @@ internal sealed class GlobalMaxPoolKind : LayerKind<GlobalMaxPoolSpec, GlobalMax
 
     protected override GlobalMaxPool Build(GlobalMaxPoolSpec s, LayerContext context) => new(context.Backend);
 
+    private protected override long CheckedParameters(GlobalMaxPoolSpec s, int[] inputShape) => 0;
+
     private protected override Float64Tensor Float64(GlobalMaxPool layer, Float64Tensor input, Float64Pass pass)
     {
         var x = input.Values;
@@ -29,6 +32,9 @@ internal sealed class GlobalMaxPoolKind : LayerKind<GlobalMaxPoolSpec, GlobalMax
         }
         return new(y, [input.Shape[0], input.Shape[1], 1, 1]);
     }
+
+    private protected override string ToOnnx(GlobalMaxPool layer, OnnxExporter onnx, OnnxValue x, string name) =>
+        onnx.Graph.Node("GlobalMaxPool", [x.Name]);
 
     // Shuffled ramps: no near-ties inside a plane.
     internal override IEnumerable<LayerCheck> Checks =>

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -15,7 +16,15 @@ internal sealed class MaxPoolKind : LayerKind<MaxPoolSpec, MaxPool2D>
 
     protected override MaxPool2D Build(MaxPoolSpec s, LayerContext context) => new(s.Size, s.Stride, context.Backend);
 
+    private protected override long CheckedParameters(MaxPoolSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Size, s.Stride ?? 1);
+        return 0;
+    }
+
     private protected override Float64Tensor Float64(MaxPool2D layer, Float64Tensor x, Float64Pass pass) => layer.Float64(x, pass);
+
+    private protected override string ToOnnx(MaxPool2D layer, OnnxExporter onnx, OnnxValue x, string name) => layer.ToOnnx("MaxPool", onnx, x);
 
     // Shuffled ramps: no near-ties inside a pooling window.
     internal override IEnumerable<LayerCheck> Checks =>

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Kernels;
 using Mnist.Core.Tensors;
 
@@ -79,4 +80,11 @@ public abstract class Pool2D : Layer
                 }
         return new(y, [shape[0], shape[1], oh, ow]);
     }
+
+    /// <summary>
+    /// ONNX's pooling of the same windows: no padding and ONNX's default floor rounding of the
+    /// output size, as ours (the average is then always over size² values).
+    /// </summary>
+    internal string ToOnnx(string opType, OnnxExporter onnx, OnnxValue x) =>
+        onnx.Graph.Node(opType, [x.Name], OnnxAttribute.Of("kernel_shape", Size, Size), OnnxAttribute.Of("strides", Stride, Stride));
 }

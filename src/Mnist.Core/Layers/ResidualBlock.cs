@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -16,6 +17,16 @@ internal sealed class ResidualKind : LayerKind<ResidualSpec, ResidualBlock>
     protected override ResidualBlock Build(ResidualSpec s, LayerContext context) =>
         new(context.ImageChannels(Name), s.Out, s.Stride, s.Activation, s.Slope, s.Alpha, context.Backend);
 
+    /// <summary>Two 3×3 convolutions, the 1×1 projection and the batch norms, counted generously.</summary>
+    private protected override long CheckedParameters(ResidualSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckSettings(s.Out, s.Stride);
+        ModelLimits.CheckFactor(s.Slope, "slope");
+        ModelLimits.CheckFactor(s.Alpha, "alpha");
+        long channels = ModelLimits.Channels(inputShape);
+        return 9L * s.Out * (channels + s.Out) + s.Out * channels + 8L * s.Out;
+    }
+
     private protected override Float64Tensor Float64(ResidualBlock r, Float64Tensor x, Float64Pass pass)
     {
         var h = pass.Run(r.Conv1, x);
@@ -27,6 +38,19 @@ internal sealed class ResidualKind : LayerKind<ResidualSpec, ResidualBlock>
         var z = new double[h.Values.Length];
         for (int i = 0; i < z.Length; i++) z[i] = h.Values[i] + shortcut.Values[i];
         return pass.Run(r.ActOut, h with { Values = z });
+    }
+
+    private protected override string ToOnnx(ResidualBlock r, OnnxExporter onnx, OnnxValue x, string name)
+    {
+        OnnxValue Run(Layer layer, OnnxValue input, string child) => onnx.Run(layer, input, OnnxExporter.Child(name, child));
+        var h = Run(r.Conv1, x, "conv1");
+        h = Run(r.Bn1, h, "bn1");
+        h = Run(r.Act1, h, "act1");
+        h = Run(r.Conv2, h, "conv2");
+        h = Run(r.Bn2, h, "bn2");
+        var shortcut = r.ProjectionConv is null || r.ProjectionBn is null ? x : Run(r.ProjectionBn, Run(r.ProjectionConv, x, "shortcut.conv"), "shortcut.bn");
+        var sum = new OnnxValue(onnx.Graph.Node("Add", [h.Name, shortcut.Name]), h.Shape);
+        return Run(r.ActOut, sum, "act").Name;
     }
 
     /// <summary>

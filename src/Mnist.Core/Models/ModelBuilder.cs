@@ -29,7 +29,7 @@ public static class ModelBuilder
             var kind = LayerKinds.Of(spec);
             try
             {
-                ModelLimits.CheckLayer(spec, shape, ref parameters);
+                ModelLimits.CheckLayer(kind, spec, shape, ref parameters);
                 var layer = kind.Build(spec, new LayerContext(shape, generators, backend));
                 shape = layer.OutputShape(shape);
                 ModelLimits.CheckOutput(shape, ref activations);

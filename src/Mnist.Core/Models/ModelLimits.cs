@@ -27,55 +27,38 @@ public static class ModelLimits
             throw new MnistException($"input shape {Tensor.ShapeText(shape)} is too large (at most {MaxDimension} a side, {MaxActivations} values)");
     }
 
-    /// <summary>Checks a layer's settings and the parameters it would add to <paramref name="parameters"/>, before it is built.</summary>
-    public static void CheckLayer(LayerSpec spec, int[] inputShape, ref long parameters)
+    /// <summary>
+    /// Checks a layer's settings and the parameters it would add to <paramref name="parameters"/>,
+    /// before it is built. What a spec's settings are and what its layer holds is its kind's to say
+    /// (<see cref="LayerKind.CheckedParameters"/>); the bounds are here.
+    /// </summary>
+    public static void CheckLayer(LayerKind kind, LayerSpec spec, int[] inputShape, ref long parameters)
     {
-        long inputs = Count(inputShape);
-        long channels = inputShape.Length > 0 ? inputShape[0] : 1;
-        var (sizes, added) = spec switch
-        {
-            Conv2DSpec c => ((int[])[c.Out, c.Kernel, c.Stride, c.Pad], (long)c.Out * channels * c.Kernel * c.Kernel + c.Out),
-            MaxPoolSpec p => ([p.Size, p.Stride ?? 1], 0L),
-            AvgPoolSpec p => ([p.Size, p.Stride ?? 1], 0L),
-            DenseSpec d => ([d.Out], (long)d.Out * inputs + d.Out),
-            ResidualSpec r => ([r.Out, r.Stride], 9L * r.Out * (channels + r.Out) + r.Out * channels + 8L * r.Out),
-            BatchNormSpec => ([], 4 * channels),
-            _ => ((int[])[], 0L),
-        };
-        foreach (int size in sizes)
-            if (size > MaxDimension)
-                throw new MnistException($"{size} is too large for a layer setting (at most {MaxDimension})");
-        CheckFactors(spec);
-        parameters += added;
+        parameters += kind.CheckedParameters(spec, inputShape);
         if (parameters > MaxParameters)
             throw new MnistException($"the model would have over {MaxParameters} parameters; at most {MaxParameters} are allowed");
+    }
+
+    /// <summary>Refuses a layer setting (channels, features, kernel, stride, padding, pool size) above <see cref="MaxDimension"/>.</summary>
+    internal static void CheckSettings(params int[] settings)
+    {
+        foreach (int setting in settings)
+            if (setting > MaxDimension)
+                throw new MnistException($"{setting} is too large for a layer setting (at most {MaxDimension})");
     }
 
     /// <summary>The largest magnitude of an activation's slope or alpha: beyond it outputs overflow.</summary>
     public const float MaxFactor = 1000f;
 
-    /// <summary>Batch norm's epsilon must be positive (the variance is divided by its root) and the activations' factors moderate.</summary>
-    private static void CheckFactors(LayerSpec spec)
+    /// <summary>Refuses an activation's slope or alpha beyond ±<see cref="MaxFactor"/> (or not a number).</summary>
+    internal static void CheckFactor(float? factor, string name)
     {
-        static void Moderate(float? factor, string name)
-        {
-            if (factor is float f && !(Math.Abs(f) <= MaxFactor))
-                throw new MnistException($"{name} {f} is outside ±{MaxFactor}");
-        }
-        switch (spec)
-        {
-            case BatchNormSpec b when !(b.Epsilon > 0f && float.IsFinite(b.Epsilon)):
-                throw new MnistException($"batchnorm epsilon must be a positive number (got {b.Epsilon})");
-            case ActivationSpec a:
-                Moderate(a.Slope, "slope");
-                Moderate(a.Alpha, "alpha");
-                break;
-            case ResidualSpec r:
-                Moderate(r.Slope, "slope");
-                Moderate(r.Alpha, "alpha");
-                break;
-        }
+        if (factor is float f && !(Math.Abs(f) <= MaxFactor))
+            throw new MnistException($"{name} {f} is outside ±{MaxFactor}");
     }
+
+    /// <summary>The channels of a [C, H, W] input (1 for any other shape).</summary>
+    internal static long Channels(int[] shape) => shape.Length > 0 ? shape[0] : 1;
 
     /// <summary>Checks a layer's output and adds it to the running total of <paramref name="activations"/>.</summary>
     public static void CheckOutput(int[] outputShape, ref long activations)
@@ -86,10 +69,17 @@ public static class ModelLimits
     }
 
     /// <summary>The number of values in a shape, as a long (a shape here may be too large for an int).</summary>
-    private static long Count(int[] shape)
+    internal static long Count(int[] shape) => Product(Array.ConvertAll(shape, d => (long)d));
+
+    /// <summary>
+    /// The product of sizes, held at 2⁶⁰ instead of wrapping round: a hostile config's sizes can
+    /// overflow a long, and 2⁶⁰ is past every bound with room to add a few more counts to it.
+    /// </summary>
+    internal static long Product(params long[] sizes)
     {
+        const long ceiling = 1L << 60;
         long n = 1;
-        foreach (int d in shape) n = d <= 0 ? 0 : n > long.MaxValue / d ? long.MaxValue : n * d;
+        foreach (long d in sizes) n = d <= 0 ? 0 : n > ceiling / d ? ceiling : n * d;
         return n;
     }
 }

@@ -1,5 +1,6 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
+using Mnist.Core.IO.Onnx;
 using Mnist.Core.Models;
 
 namespace Mnist.Core.Layers;
@@ -14,6 +15,13 @@ internal sealed class ActivationKind : LayerKind<ActivationSpec, Activation>
 
     protected override Activation Build(ActivationSpec s, LayerContext context) => Activations.Create(s.Name, s.Slope, s.Alpha, context.Backend);
 
+    private protected override long CheckedParameters(ActivationSpec s, int[] inputShape)
+    {
+        ModelLimits.CheckFactor(s.Slope, "slope");
+        ModelLimits.CheckFactor(s.Alpha, "alpha");
+        return 0;
+    }
+
     private protected override Float64Tensor Float64(Activation act, Float64Tensor input, Float64Pass pass)
     {
         var x = input.Values;
@@ -21,6 +29,25 @@ internal sealed class ActivationKind : LayerKind<ActivationSpec, Activation>
         for (int i = 0; i < x.Length; i++) y[i] = act.Float64(x[i]);
         if (act is IPiecewise) pass.Signs(x);
         return input with { Values = y };
+    }
+
+    /// <summary>
+    /// ONNX's operator of the same formula (LeakyRelu's and Elu's "alpha" is our slope and
+    /// alpha, and they agree with ours at 0); swish, which opset 13 lacks, as x·Sigmoid(x).
+    /// </summary>
+    private protected override string ToOnnx(Activation act, OnnxExporter onnx, OnnxValue x, string name)
+    {
+        var (graph, f) = (onnx.Graph, act.Function);
+        return f.Op switch
+        {
+            ActivationOp.Relu => graph.Node("Relu", [x.Name]),
+            ActivationOp.LeakyRelu => graph.Node("LeakyRelu", [x.Name], OnnxAttribute.Of("alpha", f.Parameter)),
+            ActivationOp.Elu => graph.Node("Elu", [x.Name], OnnxAttribute.Of("alpha", f.Parameter)),
+            ActivationOp.Swish => graph.Node("Mul", [x.Name, graph.Node("Sigmoid", [x.Name])]),
+            ActivationOp.Sigmoid => graph.Node("Sigmoid", [x.Name]),
+            ActivationOp.Tanh => graph.Node("Tanh", [x.Name]),
+            _ => throw new NotSupportedException($"no ONNX export for {act}"),
+        };
     }
 
     internal override IEnumerable<LayerCheck> Checks =>
