@@ -41,7 +41,7 @@ let inference =
 
           testT "the pool never builds more networks than its size, and its copies answer like the original" <| fun () -> task {
               let model = ModelFile.Load modelPath.Value
-              let pool = PredictorPool(model, 2)
+              let pool = PredictorPool(Classifier([ ClassifierMember.Of model ]), 2)
               let expected = Predictor(ModelFile.Load modelPath.Value).Predict(ReadOnlySpan(testPixels 5)).Probabilities
               let! answers =
                   Task.WhenAll(
