@@ -41,9 +41,9 @@ type ExperimentSpec =
       // The training tricks: None when off, so a spec without them has the id it always had.
       /// How training images are distorted: a name ("standard") or ranges ({"rotation": 10, ...}).
       Augmentation: AugmentationSpec option
-      /// Label smoothing ε of the training loss.
+      /// Label smoothing ε of the training loss (0: none).
       LabelSmoothing: float32 option
-      /// Decay of the weight average that is evaluated and saved.
+      /// Decay of the weight average that is evaluated and saved (0: none).
       Ema: float32 option
       /// Test-time augmentation of every evaluation ("shifts", "shifts9").
       TestTimeAugmentation: string option }
@@ -91,10 +91,11 @@ module ExperimentSpec =
             Limit = Option.toNullable spec.Limit,
             Patience = Option.toNullable spec.Patience,
             Device = Option.toObj spec.Device,
-            Augmentation = Option.toObj spec.Augmentation,
+            // An explicit "off" (see normalize) is no trick at all.
+            Augmentation = (spec.Augmentation |> Option.filter (fun a -> not (isNull (box a)) && not a.IsOff) |> Option.toObj),
             LabelSmoothing = Option.defaultValue 0.0f spec.LabelSmoothing,
-            Ema = Option.toNullable spec.Ema,
-            TestTimeAugmentation = Option.toObj spec.TestTimeAugmentation)
+            Ema = (spec.Ema |> Option.filter (fun d -> d <> 0.0f) |> Option.toNullable),
+            TestTimeAugmentation = (spec.TestTimeAugmentation |> Option.filter (fun t -> t <> TestTimeAugmentation.None.Name) |> Option.toObj))
 
     /// The device kind the run trains on, "cpu" included.
     let deviceKind (spec: ExperimentSpec) = spec.Device |> Option.defaultValue DeviceName.Cpu
@@ -118,6 +119,11 @@ module ExperimentSpec =
             raise (MnistException $"width must be a positive number, got {spec.Width}")
         if isNull (box spec.Optimizer) then raise (MnistException "optimizer is missing")
         if isNull (box spec.Schedule) then raise (MnistException "schedule is missing")
+        let recipe = defaultsFor preset
+        let offWhere (recipeValue: 'T option) (off: 'T) (value: 'T option) =
+            match value, recipeValue with
+            | None, Some _ -> Some off
+            | _ -> value
         let normalized =
             { spec with
                 Dataset = dataset
@@ -127,17 +133,22 @@ module ExperimentSpec =
                 Schedule = spec.Schedule.Resolve()
                 // The kind alone ("cuda:1" trains as "cuda" does); the CPU as None.
                 Device = spec.Device |> Option.map DeviceName.Parse |> Option.filter (fun d -> not d.IsCpu) |> Option.map (fun d -> d.Kind)
-                // Tricks that are off are left out, so the spec hashes as one that never named them.
+                // A trick that is off is left out, so the spec hashes as one that never named it;
+                // but where the preset's recipe turns it on, "off" is written out (no augmentation,
+                // 0, "none"), or reading the spec back would fill in the recipe's value.
                 Augmentation =
                     spec.Augmentation
                     |> Option.filter (fun a -> not (isNull (box a)) && not (a.Validate().IsOff))
                     |> Option.map (fun a -> a.Canonical())
-                LabelSmoothing = spec.LabelSmoothing |> Option.filter (fun e -> e <> 0.0f)
+                    |> offWhere recipe.Augmentation AugmentationSpec.None
+                LabelSmoothing = spec.LabelSmoothing |> Option.filter (fun e -> e <> 0.0f) |> offWhere recipe.LabelSmoothing 0.0f
+                Ema = spec.Ema |> Option.filter (fun d -> d <> 0.0f) |> offWhere recipe.Ema 0.0f
                 TestTimeAugmentation =
                     spec.TestTimeAugmentation
                     |> Option.map TestTimeAugmentation.Named
                     |> Option.filter (fun v -> not v.IsOff)
-                    |> Option.map (fun v -> v.Name) }
+                    |> Option.map (fun v -> v.Name)
+                    |> offWhere recipe.TestTimeAugmentation TestTimeAugmentation.None.Name }
         (trainingSpec normalized).Validate() |> ignore
         normalized
 
@@ -219,9 +230,9 @@ module ExperimentSpec =
         let width = if spec.Width = 1.0 then "" else "×" + spec.Width.ToString("G4", Globalization.CultureInfo.InvariantCulture)
         let device = spec.Device |> Option.map (sprintf " on %s") |> Option.defaultValue ""
         let tricks =
-            [ if spec.Augmentation.IsSome then " +aug"
-              match spec.LabelSmoothing with Some e -> $" +ls{text e}" | None -> ()
-              match spec.Ema with Some d -> $" +ema{text d}" | None -> ()
-              match spec.TestTimeAugmentation with Some t -> $" +tta {t}" | None -> () ]
+            [ match spec.Augmentation with Some a when a.IsOff -> " -aug" | Some _ -> " +aug" | None -> ()
+              match spec.LabelSmoothing with Some 0.0f -> " -ls" | Some e -> $" +ls{text e}" | None -> ()
+              match spec.Ema with Some 0.0f -> " -ema" | Some d -> $" +ema{text d}" | None -> ()
+              match spec.TestTimeAugmentation with Some "none" -> " -tta" | Some t -> $" +tta {t}" | None -> () ]
             |> String.concat ""
         $"{spec.Preset}{width} {spec.Activation} {spec.Optimizer.Name} lr {text spec.LearningRate} b{spec.BatchSize} {spec.Epochs}ep{tricks}{device}"

@@ -67,6 +67,62 @@ let tests =
             Expect.equal (weights resumed.Network) (weights whole.Network) "same weights"
         }
 
+        test "kill -9 in the middle of an augmented run with every trick, then --resume, gives bit-identical final weights" {
+            requireData ()
+            use dir = new TempDir()
+            let args out =
+                [ "train"; "--preset"; "light"; "--data-dir"; mnistDir; "--limit"; "3000"; "--test-limit"; "200"; "--epochs"; "3"
+                  "--batch-size"; "32"; "--lr"; "0.05"; "--augment"; "standard"; "--label-smoothing"; "0.1"; "--ema"; "0.99"
+                  "--tta"; "shifts"; "--out"; out ]
+            let whole, killed = Path.Combine(dir.Path, "whole"), Path.Combine(dir.Path, "killed")
+            let code, output, errors = Mnist.TestProcesses.mnist (args whole) [] (TimeSpan.FromMinutes 5.0)
+            Expect.equal code 0 $"the uninterrupted run trains: {output} {errors}"
+            do
+                use first = Mnist.TestProcesses.startMnist (args killed) []
+                first.WaitForLine((fun l -> l.StartsWith "epoch 1:"), TimeSpan.FromMinutes 3.0) |> ignore
+                Thread.Sleep 300 // into epoch 2, whose batches are being prepared ahead
+                first.Kill()
+                Expect.isFalse (File.Exists(Path.Combine(killed, "model.safetensors"))) "killed before the end"
+            let code, output, errors = Mnist.TestProcesses.mnist (args killed @ [ "--resume" ]) [] (TimeSpan.FromMinutes 5.0)
+            Expect.equal code 0 $"the resumed run finishes: {errors}"
+            Expect.stringContains output "resuming after epoch" "resumed from the checkpoint"
+            let model folder = ModelFile.Load(Path.Combine(folder, "model.safetensors"))
+            Expect.equal (weights (model killed).Network) (weights (model whole).Network) "the same final weights, bit for bit"
+            Expect.equal ((model killed).Meta RunMetadata.TestAccuracyKey) ((model whole).Meta RunMetadata.TestAccuracyKey) "the same test accuracy"
+        }
+
+        test "the training tricks off leave a spec's JSON as it was; on, they are written and read back" {
+            let plain = TrainingSpec()
+            for key in [ "augmentation"; "labelSmoothing"; "ema"; "testTimeAugmentation" ] do
+                Expect.isFalse (plain.ToJson().Contains key) $"{key} left out when off"
+            let tricks =
+                TrainingSpec(Augmentation = Mnist.Core.Augmentation.AugmentationSpec.Standard, LabelSmoothing = 0.1f, Ema = Nullable 0.999f,
+                             TestTimeAugmentation = "shifts")
+            Expect.equal (TrainingSpec.FromJson(tricks.ToJson())) tricks "round trip"
+            for bad, message in
+                [ TrainingSpec(LabelSmoothing = 1.0f), "label smoothing"
+                  TrainingSpec(Ema = Nullable 1.0f), "ema"
+                  TrainingSpec(TestTimeAugmentation = "spin"), "test-time augmentation" ] do
+                let e = throws<MnistException> (fun () -> bad.Validate() |> ignore)
+                Expect.stringContains e.Message message "names the setting"
+        }
+
+        test "the weight average starts at the weights, moves by the warmed-up decay (its checkpointing: the kill test above)" {
+            let network = Mnist.Core.Models.ModelBuilder.Build(light, 3UL)
+            let average = WeightAverage(network, light, 0.99f)
+            Expect.equal (weights average.Network) (weights network) "starts at the weights"
+            Expect.floatClose Accuracy.medium (float (WeightAverage.DecayAt(0.99f, 1L))) (2.0 / 11.0) "warm-up: (1 + t)/(10 + t)"
+            Expect.equal (WeightAverage.DecayAt(0.99f, 100000L)) 0.99f "then the decay"
+            let struct (_, w) = (ModelFile.NamedTensors network)[0]
+            let before = w.Span.ToArray()
+            w.Span.Fill 1.0f
+            average.Update 1L
+            let struct (_, a) = (ModelFile.NamedTensors average.Network)[0]
+            let decay = WeightAverage.DecayAt(0.99f, 1L)
+            for i in 0 .. before.Length - 1 do
+                Expect.floatClose Accuracy.medium (float a.Span[i]) (float before[i] * float decay + (1.0 - float decay)) "the EMA step"
+        }
+
         test "a checkpoint from other settings is refused" {
             requireData ()
             use dir = new TempDir()
