@@ -123,6 +123,45 @@ let tests =
                 Expect.floatClose Accuracy.medium (float a.Span[i]) (float before[i] * float decay + (1.0 - float decay)) "the EMA step"
         }
 
+        test "mnist ensemble evaluates its members and itself, saves them, and eval and predict load it like a model" {
+            requireData ()
+            use dir = new TempDir()
+            let members =
+                [ for seed in [ 1UL; 2UL ] ->
+                      let trained = Trainer(light, TrainingSpec(Epochs = 1, BatchSize = 32, LearningRate = 0.05f, Seed = seed)).Run(small.Value)
+                      let path = Path.Combine(dir.Path, $"m{seed}.safetensors")
+                      ModelFile.Save(path, trained.Network, trained.Config, trained.Normalization)
+                      path, trained.Test.Accuracy ]
+            let out = Path.Combine(dir.Path, "ensemble")
+            let limit = [ "--data-dir"; mnistDir; "--test-limit"; "300" ]
+            let code, output, errors =
+                Mnist.TestProcesses.mnist ([ "ensemble" ] @ List.map fst members @ [ "--out"; out ] @ limit) [] (TimeSpan.FromMinutes 3.0)
+            Expect.equal code 0 $"ensemble: {output} {errors}"
+            let percent (value: float) = (value * 100.0).ToString("F2", Globalization.CultureInfo.InvariantCulture) + "%"
+            for _, accuracy in members do Expect.stringContains output $"test accuracy {percent accuracy}" "each member's accuracy, as its training measured it"
+            let manifest = EnsembleManifest.Parse(ReadOnlySpan(File.ReadAllBytes(Path.Combine(out, EnsembleManifest.FileName))), "ensemble.json")
+            Expect.equal manifest.Members.Count 2 "two members"
+            let expected = Evaluator().Evaluate(Mnist.Core.Inference.Classifier([ for path, _ in members -> Mnist.Core.Inference.ClassifierMember.Of(ModelFile.Load path) ]), small.Value.Test)
+            Expect.equal manifest.TestAccuracy (Nullable expected.Accuracy) "the mean of the members' probabilities, evaluated in-process"
+            Expect.stringContains output $"ensemble of 2: test accuracy {percent expected.Accuracy}" "printed"
+            Expect.isTrue (File.Exists(Path.Combine(out, "report.html"))) "its report page"
+            let code, output, errors = Mnist.TestProcesses.mnist ([ "eval"; "--model"; out ] @ limit) [] (TimeSpan.FromMinutes 2.0)
+            Expect.equal code 0 errors
+            Expect.stringContains output $"accuracy {percent expected.Accuracy}" "eval reproduces the number"
+            let code, output, errors = Mnist.TestProcesses.mnist [ "predict"; "--model"; Path.Combine(out, EnsembleManifest.FileName); "--data-dir"; mnistDir; "0" ] [] (TimeSpan.FromMinutes 2.0)
+            Expect.equal code 0 errors
+            Expect.stringContains output "prediction:" "predicts"
+            // a damaged member: one clear line
+            let member1 = Path.Combine(out, manifest.Members[0].File)
+            let bytes = File.ReadAllBytes member1
+            bytes[bytes.Length - 1] <- bytes[bytes.Length - 1] ^^^ 1uy
+            File.WriteAllBytes(member1, bytes)
+            let code, _, errors = Mnist.TestProcesses.mnist ([ "eval"; "--model"; out ] @ limit) [] (TimeSpan.FromMinutes 2.0)
+            Expect.equal code 1 "refused"
+            Expect.stringContains errors "damaged or was replaced" "says which file and why"
+            Expect.equal (errors.Trim().Split('\n').Length) 1 "one line"
+        }
+
         test "a checkpoint from other settings is refused" {
             requireData ()
             use dir = new TempDir()
