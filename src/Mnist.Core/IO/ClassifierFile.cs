@@ -35,8 +35,7 @@ public static class ClassifierFile
             throw new MnistException(Directory.Exists(path) ? $"{path} is a folder without an {EnsembleManifest.FileName}" : $"model file not found: {path}");
         var bytes = Read(file);
         if (LooksLikeJson(bytes)) return LoadEnsemble(file, EnsembleManifest.Parse(bytes, file), backend, views);
-        if (!LooksLikeSafeTensors(bytes))
-            throw new MnistException($"{file} is neither a model file (safetensors) nor an ensemble manifest (JSON)");
+        // anything else is read as a model file, whose parser says what is wrong with it
         var model = ModelFile.Load(SafeTensors.Parse(bytes, file), backend);
         return new LoadedClassifier(file, [model], null, ViewsOf(views, TrainedViews(model)));
     }
@@ -138,8 +137,4 @@ public static class ClassifierFile
         }
         return false;
     }
-
-    /// <summary>An 8-byte little-endian header length below 2³², then the header's '{'.</summary>
-    private static bool LooksLikeSafeTensors(ReadOnlySpan<byte> bytes) =>
-        bytes.Length >= 9 && bytes[8] == (byte)'{' && bytes[4..8].IndexOfAnyExcept((byte)0) < 0;
 }
