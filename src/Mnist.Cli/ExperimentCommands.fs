@@ -276,3 +276,106 @@ module MergeRegistries =
             if Runner.writeSummary results registry sweep then say $"{sweep}: complete"
         say $"merged into {registry.Location}: {outcome.Imported} imported, {outcome.AlreadyPresent} already here, {outcome.Skipped.Length} skipped; `mnist report` redraws the reports"
         if outcome.Skipped.IsEmpty then 0 else 1
+
+/// `mnist ensemble <run-id|model>... [--out folder]`
+module Ensemble =
+    open Mnist.Core.Evaluation
+    open Mnist.Core.Inference
+    open Mnist.Core.IO
+
+    type Args =
+        | [<MainCommand; ExactlyOnce>] Members of run_or_model: string list
+        | Out of folder: string
+        | Tta of name: string
+        | Results of folder: string
+        | Registry of url: string
+        | Data_Dir of path: string
+        | Test_Limit of count: int
+        | Device of device: string
+        interface IArgParserTemplate with
+            member a.Usage =
+                match a with
+                | Members _ -> "the members: run ids (or unique prefixes) from the registry, or model files (.safetensors)"
+                | Out _ -> "folder the ensemble is saved in: a model file per member and ensemble.json (default <results>/ensembles/<hash of the members>)"
+                | Tta _ -> $"""test-time augmentation of the ensemble: {String.Join(", ", Mnist.Core.Augmentation.TestTimeAugmentation.Names)} (default none)"""
+                | Results _ -> "results folder (default results)"
+                | Registry _ -> registryUsage
+                | Data_Dir _ -> "MNIST folder (default: MNIST_DATA, else the per-user cache)"
+                | Test_Limit _ -> "evaluate on the first N test images only"
+                | Device _ -> deviceUsage
+
+    /// A member's model file and the run it came from: a file as given, else a run of the registry.
+    let private resolve (results: string) (registry: Lazy<Registry>) (given: string) =
+        if File.Exists given then given, None
+        else
+            let row = Reproduce.find registry.Value given
+            let path = Path.Combine(results, row.Folder, Layout.ModelFile)
+            if not (row.IsComplete && File.Exists path) then
+                raise (MnistException $"run {row.Id} is {row.Status} and has no model file yet; finish it first (mnist sweep resumes it)")
+            path, Some row.Id
+
+    let private html (text: string) = Net.WebUtility.HtmlEncode text
+
+    /// The ensemble's own report page: each member's test accuracy beside the ensemble's.
+    let private report (manifest: EnsembleManifest) (ensembleAccuracy: float) (count: int) =
+        let row (name: string) (run: string) (accuracy: float) =
+            $"<tr><td>{html name}</td><td>{html run}</td><td>{pct accuracy}</td></tr>"
+        let rows =
+            [ for m in manifest.Members -> row m.File (Option.ofObj m.Run |> Option.defaultValue "—") m.TestAccuracy.Value ]
+        let mean = manifest.Members |> Seq.averageBy (fun m -> m.TestAccuracy.Value)
+        let tta = manifest.TestTimeAugmentation |> Option.ofObj |> Option.map (fun t -> $", test-time augmentation {html t}") |> Option.defaultValue ""
+        $"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Ensemble of {manifest.Members.Count}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}tfoot td{{font-weight:bold}}</style>
+</head><body>
+<h1>Ensemble of {manifest.Members.Count} models</h1>
+<p>Probabilities averaged over the members{tta}; test accuracy on {count:N0} test images.</p>
+<table><thead><tr><th>member</th><th>run</th><th>test accuracy</th></tr></thead>
+<tbody>{String.concat "\n" rows}
+<tr><td>members' mean</td><td></td><td>{pct mean}</td></tr></tbody>
+<tfoot><tr><td>ensemble</td><td></td><td>{pct ensembleAccuracy}</td></tr></tfoot></table>
+</body></html>
+"""
+
+    let run (args: ParseResults<Args>) =
+        let results = args.GetResult(Results, defaultResults)
+        let registry = lazy (openExisting results (args.TryGetResult Registry))
+        let given = args.GetResult Members
+        require (not given.IsEmpty) "name at least one member"
+        require (given.Length <= EnsembleManifest.MaxMembers) $"at most {EnsembleManifest.MaxMembers} members, got {given.Length}"
+        let members = given |> List.map (resolve results registry)
+        let backend = openDevice (args.TryGetResult Device)
+        let views = Mnist.Core.Augmentation.TestTimeAugmentation.Named(args.GetResult(Tta, "none"))
+        let loaded =
+            [ for path, _ in members ->
+                  let file = ClassifierFile.Load(path, backend)
+                  require (not file.IsEnsemble) $"{path} is an ensemble; members must be single models"
+                  file.Models[0] ]
+        let data = loadData (args.TryGetResult Data_Dir)
+        let limit = args.TryGetResult Test_Limit
+        limit |> Option.iter (fun n -> require (n >= 1) $"test limit must be at least 1, got {n}")
+        let test = limit |> Option.map data.Test.Take |> Option.defaultValue data.Test
+        let evaluator = Evaluator()
+        let accuracies =
+            [ for (path, run), model in List.zip members loaded ->
+                  let accuracy = evaluator.Evaluate(Classifier([ ClassifierMember.Of model ], views), test).Accuracy
+                  say $"""member {run |> Option.defaultValue path}: test accuracy {pct accuracy}"""
+                  accuracy ]
+        let ensemble = evaluator.Evaluate(Classifier([ for m in loaded -> ClassifierMember.Of m ], views), test)
+        say $"ensemble of {loaded.Length}: test accuracy {pct ensemble.Accuracy} (members' mean {pct (List.average accuracies)}, best {pct (List.max accuracies)})"
+        let out =
+            match args.TryGetResult Out with
+            | Some folder -> folder
+            | None ->
+                let key = String.Join("\n", [ for path, _ in members -> ClassifierFile.Sha256(File.ReadAllBytes path) ])
+                Path.Combine(results, "ensembles", (ClassifierFile.Sha256(Text.Encoding.UTF8.GetBytes key)).Substring(0, 12))
+        let tta = if views.IsOff then null else views.Name
+        let manifest =
+            ClassifierFile.SaveEnsemble(
+                out,
+                [ for (path, run), accuracy in List.zip members accuracies -> path, Option.toObj run, Nullable accuracy ],
+                tta, Nullable ensemble.Accuracy, Nullable ensemble.Count)
+        let reportPath = Path.Combine(out, "report.html")
+        File.WriteAllText(reportPath, report manifest ensemble.Accuracy ensemble.Count)
+        say $"saved {Path.Combine(out, EnsembleManifest.FileName)} and its report {reportPath}; `mnist eval --model {out}` evaluates it again"
+        0

@@ -18,7 +18,7 @@ type PredictArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Model _ -> "model file (.safetensors)"
+            | Model _ -> "model file (.safetensors), or an ensemble (its folder or its ensemble.json)"
             | Data_Dir _ -> "MNIST folder, for a test-set index (default: MNIST_DATA, else the cache)"
             | Device _ -> deviceUsage
             | Input _ -> "an image file (PNG, JPEG, WebP, GIF or BMP, any size: a drawing or a photo of a digit on paper, prepared like MNIST) or the index of a test image"
@@ -40,8 +40,8 @@ let private show (prediction: Prediction) (pixels: float32[]) =
     printfn "prediction: %d (%s)" prediction.Digit (pct (float prediction.Confidence))
 
 let run (args: ParseResults<PredictArgs>) =
-    let model = ModelFile.Load(args.GetResult Model, openDevice (args.TryGetResult Device))
-    let predictor = Predictor model
+    let loaded = ClassifierFile.Load(args.GetResult Model, openDevice (args.TryGetResult Device))
+    let predictor = Predictor loaded.Classifier
     let input = args.GetResult Input
     match Int32.TryParse input with
     | true, index ->

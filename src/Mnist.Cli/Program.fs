@@ -32,6 +32,7 @@ type MnistArgs =
     | [<CliPrefix(CliPrefix.None)>] Report of ParseResults<ExperimentCommands.Report.Args>
     | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<ExperimentCommands.CompareRuns.Args>
     | [<CliPrefix(CliPrefix.None)>] Merge of ParseResults<ExperimentCommands.MergeRegistries.Args>
+    | [<CliPrefix(CliPrefix.None)>] Ensemble of ParseResults<ExperimentCommands.Ensemble.Args>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -53,6 +54,7 @@ type MnistArgs =
             | Report _ -> "regenerate a sweep's HTML reports"
             | Compare _ -> "two runs side by side"
             | Merge _ -> "fold other machines' (shards') registries into this one"
+            | Ensemble _ -> "average several runs' or models' probabilities: evaluate each and the ensemble, save it for eval, predict and serve"
 
 /// "mnist 1.1.0 (engine engine-2, commit 616f48cc23f0)": the SDK writes the commit after a '+'
 /// in the informational version when it builds inside a git checkout.
@@ -93,6 +95,7 @@ let private dispatch (args: ParseResults<MnistArgs>) =
     | Report a -> ExperimentCommands.Report.run a
     | Compare a -> ExperimentCommands.CompareRuns.run a
     | Merge a -> ExperimentCommands.MergeRegistries.run a
+    | Ensemble a -> ExperimentCommands.Ensemble.run a
     | Version -> printVersion ()
 
 [<EntryPoint>]

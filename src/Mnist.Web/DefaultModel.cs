@@ -25,7 +25,7 @@ public static class DefaultModel
     {
         if (options.ModelPath is { } given)
         {
-            if (!File.Exists(given)) throw new MnistException($"model file not found: {given}");
+            if (!File.Exists(given) && !Directory.Exists(given)) throw new MnistException($"model file not found: {given}");
             return given;
         }
         if (BestRegistered(options) is { } best)

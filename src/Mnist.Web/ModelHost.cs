@@ -8,21 +8,32 @@ using Mnist.Core.Training;
 
 namespace Mnist.Web;
 
-/// <summary>What GET /api/model says about the served model.</summary>
+/// <summary>
+/// What GET /api/model says about the served model. For an ensemble: the first member's layers,
+/// the members' parameters together, the ensemble's test accuracy, and each member's.
+/// </summary>
 public sealed record ModelDescription(
     string Path, string Name, int[] InputShape, long Parameters, IReadOnlyList<LayerRow> Layers, string Summary,
-    double? TestAccuracy, JsonNode? Training, JsonNode? History, float NormalizationMean, float NormalizationStd, string LoadedAt)
+    double? TestAccuracy, JsonNode? Training, JsonNode? History, float NormalizationMean, float NormalizationStd, string LoadedAt,
+    IReadOnlyList<EnsembleMember>? Members = null, string? TestTimeAugmentation = null)
 {
-    public static ModelDescription Of(string path, LoadedModel model)
+    public static ModelDescription Of(string path, LoadedModel model) =>
+        Of(new LoadedClassifier(path, [model], null, Core.Augmentation.TestTimeAugmentation.None));
+
+    public static ModelDescription Of(LoadedClassifier loaded)
     {
+        var model = loaded.Models[0];
         var summary = ModelSummary.Of(model.Network, model.Config.InputShape);
-        double? accuracy = double.TryParse(model.Meta(RunMetadata.TestAccuracyKey), NumberStyles.Float, CultureInfo.InvariantCulture, out double a)
-            ? a : null;
+        long parameters = loaded.Models.Sum(m => ModelSummary.Of(m.Network, m.Config.InputShape).TotalParameters);
+        double? accuracy = loaded.Ensemble is { } ensemble ? ensemble.TestAccuracy
+            : double.TryParse(model.Meta(RunMetadata.TestAccuracyKey), NumberStyles.Float, CultureInfo.InvariantCulture, out double a) ? a : null;
+        string name = loaded.Ensemble is null ? model.Config.Name ?? "custom" : $"ensemble of {loaded.Models.Count} ({model.Config.Name ?? "custom"})";
         return new ModelDescription(
-            System.IO.Path.GetFullPath(path), model.Config.Name ?? "custom", model.Config.InputShape, summary.TotalParameters,
+            System.IO.Path.GetFullPath(loaded.Path), name, model.Config.InputShape, parameters,
             [.. summary.Rows.Select(r => new LayerRow(r.Index, r.Layer, r.OutputShape, r.Parameters))], summary.ToTable(),
             accuracy, ParseJson(model.Meta(RunMetadata.TrainingKey)), ParseJson(model.Meta(RunMetadata.HistoryKey)),
-            model.Normalization.Mean, model.Normalization.Std, DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"));
+            model.Normalization.Mean, model.Normalization.Std, DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
+            loaded.Ensemble?.Members, loaded.Views.IsOff ? null : loaded.Views.Name);
     }
 
     /// <summary>Metadata JSON as a node, or null when absent or unreadable (a model from elsewhere).</summary>
@@ -36,20 +47,20 @@ public sealed record ModelDescription(
 
 public sealed record LayerRow(int Index, string Layer, int[] OutputShape, long Parameters);
 
-/// <summary>A loaded model with its predictors: what one request uses from start to finish.</summary>
-public sealed class ServedModel(string path, LoadedModel model, int predictors)
+/// <summary>A loaded model (or ensemble) with its predictors: what one request uses from start to finish.</summary>
+public sealed class ServedModel(LoadedClassifier loaded, int predictors)
 {
-    public LoadedModel Model { get; } = model;
-    public PredictorPool Pool { get; } = new(model, predictors);
-    public ModelDescription Description { get; } = ModelDescription.Of(path, model);
-    public int PixelCount => Model.Config.InputShape.Aggregate(1, (a, b) => a * b);
+    public LoadedClassifier Loaded { get; } = loaded;
+    public PredictorPool Pool { get; } = new(loaded.Classifier, predictors);
+    public ModelDescription Description { get; } = ModelDescription.Of(loaded);
+    public int PixelCount => Loaded.Classifier.InputShape.Aggregate(1, (a, b) => a * b);
 
-    /// <summary>Loads the model onto <paramref name="backend"/>, where its predictors will run, if it can be served.</summary>
+    /// <summary>Loads the model or ensemble onto <paramref name="backend"/>, where its predictors will run, if it can be served.</summary>
     public static ServedModel Load(string path, int predictors, Backend backend)
     {
-        var model = ModelFile.Load(path, backend);
-        CheckServable(model, path);
-        return new(path, model, predictors);
+        var loaded = ClassifierFile.Load(path, backend);
+        foreach (var model in loaded.Models) CheckServable(model, model.File.Source);
+        return new(loaded, predictors);
     }
 
     /// <summary>
@@ -94,7 +105,7 @@ public sealed class ModelHost(ServedModel initial)
     /// <summary>Loads <paramref name="path"/> fully before it replaces the current model (a bad file changes nothing).</summary>
     public ModelDescription Swap(string path)
     {
-        var next = ServedModel.Load(path, _current.Pool.Size, _current.Model.Network.Backend);
+        var next = ServedModel.Load(path, _current.Pool.Size, _current.Loaded.Models[0].Network.Backend);
         _current = next;
         return next.Description;
     }

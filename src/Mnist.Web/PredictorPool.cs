@@ -1,31 +1,28 @@
 using System.Collections.Concurrent;
 using Mnist.Core.Inference;
-using Mnist.Core.IO;
-using Mnist.Core.Layers;
-using Mnist.Core.Models;
 
 namespace Mnist.Web;
 
 /// <summary>
-/// Predictors for concurrent requests. A <see cref="Predictor"/> owns its network's buffers, so
-/// each one here has its own copy of the network, built from the same loaded weights. At most
+/// Predictors for concurrent requests. A <see cref="Predictor"/> owns its networks' buffers, so
+/// each one here has its own copy of the networks (every member of an ensemble), built from the same loaded weights. At most
 /// <see cref="Size"/> predictions run at once (more would only fight over the cores); the rest
 /// wait their turn asynchronously. Copies are made when first needed.
 /// </summary>
 public sealed class PredictorPool
 {
-    private readonly LoadedModel _model;
+    private readonly Classifier _classifier;
     private readonly ConcurrentBag<Predictor> _idle = [];
     private readonly SemaphoreSlim _turns;
     private int _created;
 
-    public PredictorPool(LoadedModel model, int size)
+    public PredictorPool(Classifier classifier, int size)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
-        _model = model;
+        _classifier = classifier;
         Size = size;
         _turns = new SemaphoreSlim(size, size);
-        _idle.Add(new Predictor(model));
+        _idle.Add(new Predictor(classifier));
         _created = 1;
     }
 
@@ -42,7 +39,7 @@ public sealed class PredictorPool
         {
             if (!_idle.TryTake(out var predictor))
             {
-                predictor = new Predictor(Copy(_model), _model.Normalization, _model.Config.InputShape);
+                predictor = new Predictor(_classifier.Copy());
                 Interlocked.Increment(ref _created);
             }
             try { return work(predictor); }
@@ -52,15 +49,5 @@ public sealed class PredictorPool
         {
             _turns.Release();
         }
-    }
-
-    /// <summary>A second network with the loaded one's weights and buffers (batch-norm statistics), on the same backend.</summary>
-    public static Sequential Copy(LoadedModel model)
-    {
-        var network = ModelBuilder.Build(model.Config, seed: 0, model.Network.Backend);
-        var source = ModelFile.NamedTensors(model.Network);
-        var target = ModelFile.NamedTensors(network);
-        for (int i = 0; i < target.Count; i++) target[i].Value.CopyFrom(source[i].Value);
-        return network;
     }
 }

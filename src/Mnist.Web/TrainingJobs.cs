@@ -39,6 +39,8 @@ public sealed class TrainingJobs(ServeOptions options, ResultsRegistry registry,
         try
         {
             if (request.Epochs > 100) throw new MnistException($"at most 100 epochs from the dashboard, got {request.Epochs}");
+            // The form sets the schedule and sizes; the training tricks are the preset's recipe's.
+            var recipe = ExperimentSpecModule.defaultsFor(request.Preset ?? "");
             var spec = new ExperimentSpec(
                 dataset: ExperimentSpecModule.Mnist,
                 preset: request.Preset,
@@ -53,7 +55,11 @@ public sealed class TrainingJobs(ServeOptions options, ResultsRegistry registry,
                 limit: request.Limit is int limit ? FSharpOption<int>.Some(limit) : FSharpOption<int>.None,
                 validation: request.Validation,
                 patience: FSharpOption<int>.None,
-                device: FSharpOption<string>.Some(device));
+                device: FSharpOption<string>.Some(device),
+                augmentation: recipe.Augmentation,
+                labelSmoothing: recipe.LabelSmoothing,
+                ema: recipe.Ema,
+                testTimeAugmentation: recipe.TestTimeAugmentation);
             return SingleRun.plan(spec);
         }
         catch (MnistException e)

@@ -64,6 +64,7 @@ let commandLine =
                   let brokenImage = write "broken.jpg" (Seeds.images.Value |> List.find (fun b -> b[0] = 0xFFuy) |> fun j -> j[.. j.Length / 2])
                   let hugeImage = write "huge.png" (Mnist.TestImages.pngDeclaring 30000 30000 Seeds.images.Value.Head)
                   let brokenSweep = write "broken.json" (Text.Encoding.UTF8.GetBytes """{"name": "x", "grid": {"learningRate": [0.1, 0.2], "epochs": "many"}}""")
+                  let brokenEnsemble = write "ensemble.json" (Seeds.manifests.Value[0] |> fun b -> b[.. b.Length / 2])
                   let data = Directory.CreateDirectory(Path.Combine(dir, "data")).FullName
                   for name in Mnist.Core.Data.MnistFiles.All do
                       File.WriteAllBytes(Path.Combine(data, name), Seeds.idxFiles.Value[0][.. 40])
@@ -71,6 +72,8 @@ let commandLine =
                       [ [ "predict"; "--model"; brokenModel; image ]
                         [ "predict"; "--model"; model; brokenImage ]
                         [ "predict"; "--model"; model; hugeImage ]
+                        [ "eval"; "--model"; brokenEnsemble ]
+                        [ "predict"; "--model"; write "foreign.bin" [| 1uy; 2uy; 3uy |]; "0" ]
                         [ "sweep"; brokenSweep; "--results"; Path.Combine(dir, "results") ]
                         [ "data"; "verify"; "--data-dir"; data ] ] do
                       let code, errors, output = runCli args

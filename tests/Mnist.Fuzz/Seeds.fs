@@ -78,6 +78,15 @@ let idxFiles =
 let sweeps =
     lazy [ for file in Directory.GetFiles(Path.Combine(repositoryRoot.Value, "experiments"), "*.json") |> Array.sort -> File.ReadAllBytes file ]
 
+/// Ensemble manifests as `mnist ensemble` writes them: two members, then three with a test-time augmentation.
+let manifests =
+    lazy
+        [ for count, tta in [ 2, null; 3, "shifts" ] ->
+              let members =
+                  [ for i in 1..count ->
+                        EnsembleMember($"member-{i}.safetensors", String(char (int '0' + i), 64), (if i = 1 then "0123456789ab" else null), Nullable 0.99) ]
+              Encoding.UTF8.GetBytes(EnsembleManifest.For(members, tta, Nullable 0.995, Nullable 10000).ToJson()) ]
+
 /// Model configs of the presets, as model files carry them.
 let configs =
     lazy

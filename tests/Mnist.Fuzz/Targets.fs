@@ -95,6 +95,20 @@ let sweepFiles =
             check (runs.Length <= Sweep.MaxPoints) "a bounded sweep"
             for run in runs do check (run.Id.Length = 12 && run.Id |> Seq.forall Uri.IsHexDigit) "12-hex-digit run ids") }
 
+let ensembleManifests =
+    { Name = "ensemble-manifest"
+      Seeds = Seeds.manifests
+      Mutators = textLevel
+      Run = fun input ->
+        refusing (fun () ->
+            let manifest = EnsembleManifest.Parse(ReadOnlySpan input, "fuzz/ensemble.json")
+            check (manifest.Members.Count >= 1 && manifest.Members.Count <= EnsembleManifest.MaxMembers) "a bounded number of members"
+            for m in manifest.Members do
+                check (m.File = Path.GetFileName m.File && m.File.IndexOfAny([| '/'; '\\' |]) < 0) "member files stay beside the manifest"
+            // what is read writes back and reads again the same
+            let again = EnsembleManifest.Parse(ReadOnlySpan(Encoding.UTF8.GetBytes(manifest.ToJson())), "again")
+            check (again.ToJson() = manifest.ToJson()) "round trip") }
+
 let modelConfigs =
     { Name = "model-config"
       Seeds = Seeds.configs
@@ -107,4 +121,4 @@ let modelConfigs =
             check (parameters <= ModelLimits.MaxParameters + (4L <<< 20)) "within the parameter limit") }
 
 /// The targets that need no server; Web.fs adds the HTTP ones.
-let local = [ imageDecoding; safeTensors; modelFiles; idxFiles; sweepFiles; modelConfigs ]
+let local = [ imageDecoding; safeTensors; modelFiles; idxFiles; sweepFiles; modelConfigs; ensembleManifests ]

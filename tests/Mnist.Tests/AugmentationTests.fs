@@ -80,7 +80,7 @@ let private produced (producer: BatchProducer) (epoch: int) (order: int[]) (samp
     let batches = ResizeArray()
     let mutable batch = producer.Next()
     while not (isNull batch) do
-        batches.Add((batch.Images.Span.ToArray(), batch.BatchLabels.ToArray()))
+        batches.Add((batch.Images.ToArray(), batch.BatchLabels.ToArray()))
         batch <- producer.Next()
     List.ofSeq batches
 

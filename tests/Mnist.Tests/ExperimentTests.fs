@@ -7,6 +7,7 @@ open System.Text.Json.Nodes
 open Expecto
 open Mnist.Core
 open Mnist.Core.Optim
+open Mnist.Core.Training
 open Mnist.Experiments
 open Mnist.Tests.ExperimentFixtures
 
@@ -35,6 +36,36 @@ let specTests =
             Expect.equal (ExperimentSpec.runIdFor "engine-1" ExperimentSpec.defaults) "32c012816dce" "id of the default spec under engine-1"
         }
 
+        test "training tricks that are off leave the id as it was" {
+            let plain = idOf """{ "preset": "light" }"""
+            Expect.equal (idOf """{ "preset": "light", "augmentation": "none", "labelSmoothing": 0, "ema": null, "testTimeAugmentation": "none" }""") plain "off spelt out"
+            Expect.equal (idOf """{ "preset": "light", "augmentation": { "rotation": 0 } }""") plain "ranges of 0"
+            Expect.equal (idOf """{ "preset": "light", "augmentation": "standard" }""")
+                         (idOf """{ "preset": "light", "augmentation": { "rotation": 10, "scale": 0.1, "shear": 10, "translate": 0.1 } }""") "a name is its ranges"
+        }
+
+        test "the best preset carries its recipe, and a trick turned off survives the spec's JSON" {
+            let best = ExperimentSpec.ofJson """{ "preset": "best" }"""
+            let recipe = Recipes.Best
+            Expect.equal best.Epochs recipe.Epochs "epochs"
+            Expect.equal best.LearningRate recipe.LearningRate "learning rate"
+            Expect.equal best.Augmentation (Some Mnist.Core.Augmentation.AugmentationSpec.Standard) "augmentation"
+            Expect.equal best.LabelSmoothing (Some recipe.LabelSmoothing) "label smoothing"
+            Expect.equal best.Ema (Option.ofNullable recipe.Ema) "ema"
+            Expect.equal (ExperimentSpec.trainingSpec best).Ema recipe.Ema "trains with the average"
+            for off in [ """{ "preset": "best", "ema": null }"""; """{ "preset": "best", "augmentation": "none" }"""; """{ "preset": "best", "labelSmoothing": 0 }""" ] do
+                let spec = ExperimentSpec.ofJson off
+                Expect.notEqual (ExperimentSpec.runId spec) (ExperimentSpec.runId best) $"{off} is another run"
+                let again = ExperimentSpec.ofJson (ExperimentSpec.toJson spec)
+                Expect.equal (ExperimentSpec.runId again) (ExperimentSpec.runId spec) $"{off} read back is the same run"
+            let noEma = ExperimentSpec.trainingSpec (ExperimentSpec.ofJson """{ "preset": "best", "ema": null }""")
+            Expect.isFalse noEma.Ema.HasValue "ema off trains without the average"
+            let noAug = ExperimentSpec.trainingSpec (ExperimentSpec.ofJson """{ "preset": "best", "augmentation": "none" }""")
+            Expect.isNull (box noAug.Augmentation) "augmentation off trains on the images as they are"
+            Expect.equal (ExperimentSpec.runId (ExperimentSpec.ofJson """{ "preset": "classic" }""")) (ExperimentSpec.runId ExperimentSpec.defaults)
+                "the classic defaults are untouched"
+        }
+
         test "spelling a default out, key order, case and aliases do not change the id" {
             let plain = idOf """{ "preset": "classic", "optimizer": "nesterov", "activation": "relu" }"""
             Expect.equal (idOf """{ "activation": "ReLU", "optimizer": { "name": "Nesterov", "momentum": 0.9 }, "preset": " Classic " }""") plain "explicit defaults"
@@ -58,7 +89,11 @@ let specTests =
                   "seed", { tinySpec with Seed = 2UL }
                   "limit", { tinySpec with Limit = Some 200 }
                   "validation", { tinySpec with Validation = 41 }
-                  "patience", { tinySpec with Patience = Some 1 } ]
+                  "patience", { tinySpec with Patience = Some 1 }
+                  "augmentation", { tinySpec with Augmentation = Some Mnist.Core.Augmentation.AugmentationSpec.Standard }
+                  "label smoothing", { tinySpec with LabelSmoothing = Some 0.1f }
+                  "ema", { tinySpec with Ema = Some 0.999f }
+                  "test-time augmentation", { tinySpec with TestTimeAugmentation = Some "shifts" } ]
             let ids = variants |> List.map (fun (name, spec) -> name, ExperimentSpec.runId spec)
             for name, id in ids do
                 Expect.notEqual id baseId $"changing the {name} changes the id"
@@ -153,7 +188,7 @@ let sweepTests =
                 let onDisk = Sweep.load experimentsDir name
                 Expect.equal shipped.Text onDisk.Text $"{name}: the embedded copy is the file"
                 Expect.equal (Sweep.expand shipped |> List.map (fun r -> r.Id)) (Sweep.expand onDisk |> List.map (fun r -> r.Id)) $"{name}: same runs"
-            Expect.stringContains (messageOf (fun () -> Sweep.load nowhere "nope")) "known sweeps: full, quick, smoke" "the shipped names are listed"
+            Expect.stringContains (messageOf (fun () -> Sweep.load nowhere "nope")) "known sweeps: best-seeds, best-tune, full, quick, smoke" "the shipped names are listed"
             File.WriteAllText(Path.Combine(empty.Path, "mine.json"), """{ "name": "mine", "base": { "epochs": 1 } }""")
             Expect.equal (Sweep.load empty.Path "mine").Name "mine" "a local file is found by name"
         }
@@ -167,6 +202,14 @@ let sweepTests =
             Expect.isTrue (full |> List.forall (fun r -> r.Spec.Limit.IsNone)) "full uses all the data"
             Expect.equal (full |> List.map (fun r -> r.Spec.Optimizer.Name) |> List.distinct |> List.sort)
                 [ "adagrad"; "adam"; "adamw"; "momentum"; "nesterov"; "rmsprop"; "sgd" ] "full compares optimizers"
+            let tune = Sweep.load experimentsDir "best-tune" |> Sweep.expand
+            Expect.equal tune.Length 10 "best-tune: 3 augmentations, 3 tricks toggled, 2 rates × 2 lengths"
+            Expect.isTrue (tune |> List.forall (fun r -> r.Spec.Preset = "best" && r.Spec.Validation = 2000 && r.Spec.Limit = Some 12000))
+                "best-tune is short and tunes on validation"
+            let seeds = Sweep.load experimentsDir "best-seeds" |> Sweep.expand
+            Expect.equal (seeds |> List.map (fun r -> r.Spec.Seed)) [ 1UL .. 5UL ] "best-seeds: seeds 1 to 5"
+            let recipe = ExperimentSpec.ofJson """{ "preset": "best" }"""
+            Expect.isTrue (seeds |> List.forall (fun r -> { r.Spec with Seed = 1UL } = recipe)) "each is `mnist train --preset best`"
         }
     ]
 

@@ -67,6 +67,101 @@ let tests =
             Expect.equal (weights resumed.Network) (weights whole.Network) "same weights"
         }
 
+        test "kill -9 in the middle of an augmented run with every trick, then --resume, gives bit-identical final weights" {
+            requireData ()
+            use dir = new TempDir()
+            let args out =
+                [ "train"; "--preset"; "light"; "--data-dir"; mnistDir; "--limit"; "3000"; "--test-limit"; "200"; "--epochs"; "3"
+                  "--batch-size"; "32"; "--lr"; "0.05"; "--augment"; "standard"; "--label-smoothing"; "0.1"; "--ema"; "0.99"
+                  "--tta"; "shifts"; "--out"; out ]
+            let whole, killed = Path.Combine(dir.Path, "whole"), Path.Combine(dir.Path, "killed")
+            let code, output, errors = Mnist.TestProcesses.mnist (args whole) [] (TimeSpan.FromMinutes 5.0)
+            Expect.equal code 0 $"the uninterrupted run trains: {output} {errors}"
+            do
+                use first = Mnist.TestProcesses.startMnist (args killed) []
+                first.WaitForLine((fun l -> l.StartsWith "epoch 1:"), TimeSpan.FromMinutes 3.0) |> ignore
+                Thread.Sleep 300 // into epoch 2, whose batches are being prepared ahead
+                first.Kill()
+                Expect.isFalse (File.Exists(Path.Combine(killed, "model.safetensors"))) "killed before the end"
+            let code, output, errors = Mnist.TestProcesses.mnist (args killed @ [ "--resume" ]) [] (TimeSpan.FromMinutes 5.0)
+            Expect.equal code 0 $"the resumed run finishes: {errors}"
+            Expect.stringContains output "resuming after epoch" "resumed from the checkpoint"
+            let model folder = ModelFile.Load(Path.Combine(folder, "model.safetensors"))
+            Expect.equal (weights (model killed).Network) (weights (model whole).Network) "the same final weights, bit for bit"
+            Expect.equal ((model killed).Meta RunMetadata.TestAccuracyKey) ((model whole).Meta RunMetadata.TestAccuracyKey) "the same test accuracy"
+        }
+
+        test "the training tricks off leave a spec's JSON as it was; on, they are written and read back" {
+            let plain = TrainingSpec()
+            for key in [ "augmentation"; "labelSmoothing"; "ema"; "testTimeAugmentation" ] do
+                Expect.isFalse (plain.ToJson().Contains key) $"{key} left out when off"
+            let tricks =
+                TrainingSpec(Augmentation = Mnist.Core.Augmentation.AugmentationSpec.Standard, LabelSmoothing = 0.1f, Ema = Nullable 0.999f,
+                             TestTimeAugmentation = "shifts")
+            Expect.equal (TrainingSpec.FromJson(tricks.ToJson())) tricks "round trip"
+            for bad, message in
+                [ TrainingSpec(LabelSmoothing = 1.0f), "label smoothing"
+                  TrainingSpec(Ema = Nullable 1.0f), "ema"
+                  TrainingSpec(TestTimeAugmentation = "spin"), "test-time augmentation" ] do
+                let e = throws<MnistException> (fun () -> bad.Validate() |> ignore)
+                Expect.stringContains e.Message message "names the setting"
+        }
+
+        test "the weight average starts at the weights, moves by the warmed-up decay (its checkpointing: the kill test above)" {
+            let network = Mnist.Core.Models.ModelBuilder.Build(light, 3UL)
+            let average = WeightAverage(network, light, 0.99f)
+            Expect.equal (weights average.Network) (weights network) "starts at the weights"
+            Expect.floatClose Accuracy.medium (float (WeightAverage.DecayAt(0.99f, 1L))) (2.0 / 11.0) "warm-up: (1 + t)/(10 + t)"
+            Expect.equal (WeightAverage.DecayAt(0.99f, 100000L)) 0.99f "then the decay"
+            let struct (_, w) = (ModelFile.NamedTensors network)[0]
+            let before = w.Span.ToArray()
+            w.Span.Fill 1.0f
+            average.Update 1L
+            let struct (_, a) = (ModelFile.NamedTensors average.Network)[0]
+            let decay = WeightAverage.DecayAt(0.99f, 1L)
+            for i in 0 .. before.Length - 1 do
+                Expect.floatClose Accuracy.medium (float a.Span[i]) (float before[i] * float decay + (1.0 - float decay)) "the EMA step"
+        }
+
+        test "mnist ensemble evaluates its members and itself, saves them, and eval and predict load it like a model" {
+            requireData ()
+            use dir = new TempDir()
+            let members =
+                [ for seed in [ 1UL; 2UL ] ->
+                      let trained = Trainer(light, TrainingSpec(Epochs = 1, BatchSize = 32, LearningRate = 0.05f, Seed = seed)).Run(small.Value)
+                      let path = Path.Combine(dir.Path, $"m{seed}.safetensors")
+                      ModelFile.Save(path, trained.Network, trained.Config, trained.Normalization)
+                      path, trained.Test.Accuracy ]
+            let out = Path.Combine(dir.Path, "ensemble")
+            let limit = [ "--data-dir"; mnistDir; "--test-limit"; "300" ]
+            let code, output, errors =
+                Mnist.TestProcesses.mnist ([ "ensemble" ] @ List.map fst members @ [ "--out"; out ] @ limit) [] (TimeSpan.FromMinutes 3.0)
+            Expect.equal code 0 $"ensemble: {output} {errors}"
+            let percent (value: float) = (value * 100.0).ToString("F2", Globalization.CultureInfo.InvariantCulture) + "%"
+            for _, accuracy in members do Expect.stringContains output $"test accuracy {percent accuracy}" "each member's accuracy, as its training measured it"
+            let manifest = EnsembleManifest.Parse(ReadOnlySpan(File.ReadAllBytes(Path.Combine(out, EnsembleManifest.FileName))), "ensemble.json")
+            Expect.equal manifest.Members.Count 2 "two members"
+            let expected = Evaluator().Evaluate(Mnist.Core.Inference.Classifier([ for path, _ in members -> Mnist.Core.Inference.ClassifierMember.Of(ModelFile.Load path) ]), small.Value.Test)
+            Expect.equal manifest.TestAccuracy (Nullable expected.Accuracy) "the mean of the members' probabilities, evaluated in-process"
+            Expect.stringContains output $"ensemble of 2: test accuracy {percent expected.Accuracy}" "printed"
+            Expect.isTrue (File.Exists(Path.Combine(out, "report.html"))) "its report page"
+            let code, output, errors = Mnist.TestProcesses.mnist ([ "eval"; "--model"; out ] @ limit) [] (TimeSpan.FromMinutes 2.0)
+            Expect.equal code 0 errors
+            Expect.stringContains output $"accuracy {percent expected.Accuracy}" "eval reproduces the number"
+            let code, output, errors = Mnist.TestProcesses.mnist [ "predict"; "--model"; Path.Combine(out, EnsembleManifest.FileName); "--data-dir"; mnistDir; "0" ] [] (TimeSpan.FromMinutes 2.0)
+            Expect.equal code 0 errors
+            Expect.stringContains output "prediction:" "predicts"
+            // a damaged member: one clear line
+            let member1 = Path.Combine(out, manifest.Members[0].File)
+            let bytes = File.ReadAllBytes member1
+            bytes[bytes.Length - 1] <- bytes[bytes.Length - 1] ^^^ 1uy
+            File.WriteAllBytes(member1, bytes)
+            let code, _, errors = Mnist.TestProcesses.mnist ([ "eval"; "--model"; out ] @ limit) [] (TimeSpan.FromMinutes 2.0)
+            Expect.equal code 1 "refused"
+            Expect.stringContains errors "damaged or was replaced" "says which file and why"
+            Expect.equal (errors.Trim().Split('\n').Length) 1 "one line"
+        }
+
         test "a checkpoint from other settings is refused" {
             requireData ()
             use dir = new TempDir()

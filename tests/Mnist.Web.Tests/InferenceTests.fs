@@ -41,7 +41,7 @@ let inference =
 
           testT "the pool never builds more networks than its size, and its copies answer like the original" <| fun () -> task {
               let model = ModelFile.Load modelPath.Value
-              let pool = PredictorPool(model, 2)
+              let pool = PredictorPool(Classifier([ ClassifierMember.Of model ]), 2)
               let expected = Predictor(ModelFile.Load modelPath.Value).Predict(ReadOnlySpan(testPixels 5)).Probabilities
               let! answers =
                   Task.WhenAll(
@@ -50,4 +50,22 @@ let inference =
                               (pool.Run(fun p -> Threading.Thread.Sleep 1; p.Predict(ReadOnlySpan(testPixels 5)).Probabilities)).AsTask())))
               Expect.equal pool.Created 2 "two networks for two turns"
               for a in answers do Expect.equal a expected "every copy answers the same"
-          } ]
+          }
+
+          testCase "an ensemble folder is served like a model: the mean of its members' probabilities, its members described" <| fun () ->
+              let dir = IO.Directory.CreateTempSubdirectory("mnist-web-ensemble-").FullName
+              try
+                  ClassifierFile.SaveEnsemble(dir, [ struct (modelPath.Value, "aaaaaaaaaaaa", Nullable 0.99); struct (modelPath.Value, null, Nullable()) ], null, Nullable(), Nullable())
+                  |> ignore
+                  let served = ServedModel.Load(dir, 1, Mnist.Core.Backends.Backend.Cpu)
+                  Expect.equal served.Description.Members.Count 2 "both members described"
+                  Expect.stringStarts served.Description.Name "ensemble of 2" "named as an ensemble"
+                  let single = Predictor(ModelFile.Load modelPath.Value).Predict(ReadOnlySpan(testPixels 4)).Probabilities
+                  let both = served.Pool.Run(fun p -> p.Predict(ReadOnlySpan(testPixels 4)).Probabilities).AsTask().Result
+                  // two identical members: their mean is the member's answer (to float rounding of the float64 mean)
+                  for a, b in Array.zip single both do Expect.floatClose Accuracy.high (float a) (float b) "the same answer"
+                  let e = Expect.throwsC (fun () -> ServedModel.Load(IO.Path.Combine(dir, "member-1.safetensors") + ".missing", 1, Mnist.Core.Backends.Backend.Cpu) |> ignore) id
+                  Expect.stringContains e.Message "not found" "a missing file is named"
+              finally
+                  IO.Directory.Delete(dir, true)
+          ]

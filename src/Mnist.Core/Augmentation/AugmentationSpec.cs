@@ -56,6 +56,16 @@ public sealed record AugmentationSpec(
         _ => throw new MnistException($"unknown augmentation '{name}'; valid names: {string.Join(", ", Names)}"),
     };
 
+    /// <summary>A name (<see cref="Named"/>) or a JSON object (<see cref="FromJson"/>), validated.</summary>
+    public static AugmentationSpec Parse(string nameOrJson) =>
+        (nameOrJson.TrimStart().StartsWith('{') ? FromJson(nameOrJson) : Named(nameOrJson)).Validate();
+
+    /// <summary>
+    /// The same distortions written one way: <see cref="ElasticSigma"/> back to its default when
+    /// there is no elastic part (it then changes nothing), so two specs that distort alike compare equal.
+    /// </summary>
+    public AugmentationSpec Canonical() => ElasticAlpha == 0 ? this with { ElasticSigma = SimardSigma } : this;
+
     /// <summary>True when every range is 0, so images pass through untouched.</summary>
     [JsonIgnore]
     public bool IsOff => Rotation == 0 && Scale == 0 && Shear == 0 && Translate == 0 && ElasticAlpha == 0;

@@ -242,22 +242,47 @@ public abstract class Backend
     // ---- the loss ----
 
     /// <summary>
-    /// Softmax of each row of logits into probabilities, and the batch's mean cross-entropy
-    /// (log-sum-exp after subtracting the row maximum, summed in float64) and argmax hits (the
-    /// first maximum on ties): the two scalars a training step downloads, counted as one download.
+    /// Softmax of each row of logits into probabilities, and the batch's mean cross-entropy and
+    /// argmax hits (the first maximum on ties): the two scalars a training step downloads, counted
+    /// as one download. With label smoothing ε (in [0, 1); PyTorch's <c>label_smoothing</c>) the
+    /// target of a row is t_j = ε/K + (1 − ε)·[j = label] over K classes. With m the row's maximum
+    /// and S = Σ_j exp(z_j − m), the row's loss is Σ_j −t_j·log p_j =
+    /// log S − [(1 − ε)·(z_label − m) + (ε/K)·Σ_j (z_j − m)], everything after S in float64 and
+    /// summed over the batch in float64 before dividing by the batch size; ε = 0 leaves out the
+    /// bracket's smoothing term altogether (log S − (z_label − m), the plain cross-entropy).
     /// </summary>
-    public LossResult SoftmaxCrossEntropy(Tensor logits, IndexBuffer labels, int batch, int classes, Tensor probabilities)
+    public LossResult SoftmaxCrossEntropy(Tensor logits, IndexBuffer labels, int batch, int classes, float smoothing, Tensor probabilities)
     {
-        var result = SoftmaxCrossEntropyCore(logits, labels, batch, classes, probabilities);
+        var result = SoftmaxCrossEntropyCore(logits, labels, batch, classes, smoothing, probabilities);
         CountDownload(2);
         return result;
     }
 
     /// <summary>See <see cref="SoftmaxCrossEntropy"/>: compute, and bring the two scalars to the host.</summary>
-    protected abstract LossResult SoftmaxCrossEntropyCore(Tensor logits, IndexBuffer labels, int batch, int classes, Tensor probabilities);
+    protected abstract LossResult SoftmaxCrossEntropyCore(Tensor logits, IndexBuffer labels, int batch, int classes, float smoothing,
+        Tensor probabilities);
 
-    /// <summary>gradient = (probabilities − onehot(labels)) / batch.</summary>
-    public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, IndexBuffer labels, int batch, int classes, Tensor gradient);
+    /// <summary>
+    /// gradient = (probabilities − t) / batch with the smoothed target t of
+    /// <see cref="SoftmaxCrossEntropy"/>, in float32 as: inv = 1/batch, every element
+    /// p·inv − ε·inv/K, then the label's element minus (1 − ε)·inv. With ε = 0 that is
+    /// p·inv, and p·inv − inv at the label.
+    /// </summary>
+    public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, IndexBuffer labels, int batch, int classes, float smoothing,
+        Tensor gradient);
+
+    // ---- averages ----
+
+    /// <summary>
+    /// An exponential moving average step, in place: average ← average·decay + value·(1 − decay),
+    /// computed as two <see cref="Axpy"/> steps, average += (decay − 1)·average, then
+    /// average += (1 − decay)·value (the default here; a backend may fuse them with the same arithmetic).
+    /// </summary>
+    public virtual void MovingAverage(Tensor average, Tensor value, float decay)
+    {
+        Axpy(decay - 1f, average, average);
+        Axpy(1f - decay, value, average);
+    }
 
     // ---- optimizer updates, in place (PyTorch's rules; see the optimizer classes) ----
 

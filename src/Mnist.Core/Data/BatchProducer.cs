@@ -1,19 +1,23 @@
 using System.Runtime.ExceptionServices;
-using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Data;
 
 /// <summary>One batch from <see cref="BatchProducer"/>; its buffers are reused, so it is valid until the next <see cref="BatchProducer.Next"/>.</summary>
 public sealed class Batch
 {
+    private readonly int _imageSize;
+
     internal Batch(int capacity, int height, int width)
     {
-        Images = new Tensor(capacity, 1, height, width);
+        _imageSize = height * width;
+        Pixels = new float[capacity * _imageSize];
         Labels = new int[capacity];
     }
 
-    /// <summary>Count × 1 × H × W, normalised (and augmented).</summary>
-    public Tensor Images { get; }
+    /// <summary>The images, count × 1 × H × W in host memory, normalised (and augmented); the first <see cref="Count"/> are this batch's.</summary>
+    public float[] Pixels { get; }
+    /// <summary>This batch's images (<see cref="Count"/> of them).</summary>
+    public ReadOnlySpan<float> Images => Pixels.AsSpan(0, Count * _imageSize);
     /// <summary>The labels; the first <see cref="Count"/> are this batch's.</summary>
     public int[] Labels { get; }
     public int Count { get; internal set; }
@@ -133,10 +137,9 @@ public sealed class BatchProducer : IDisposable
     private void Fill(Batch batch, int index)
     {
         int start = index * _batchSize, count = Math.Min(_batchSize, _samples - start);
-        var split = _loader.Split;
-        if (batch.Images.Dim(0) != count) batch.Images.Reshape(count, 1, split.Height, split.Width);
         (batch.Count, batch.Epoch, batch.Index) = (count, _epoch, index);
-        _loader.Fill(_order.AsSpan(start, count), _epoch, index, batch.Images.Span, batch.Labels.AsSpan(0, count));
+        _loader.Fill(_order.AsSpan(start, count), _epoch, index, batch.Pixels.AsSpan(0, count * _loader.Split.ImageSize),
+            batch.Labels.AsSpan(0, count));
     }
 
     public void Dispose()

@@ -63,8 +63,12 @@ public static class Float64Reference
         return (y.Values, pass.Pieces);
     }
 
-    /// <summary>Mean softmax cross-entropy of float64 logits.</summary>
-    public static double CrossEntropy(double[] logits, int classes, ReadOnlySpan<int> labels)
+    /// <summary>
+    /// Mean softmax cross-entropy of float64 logits against the targets ε/K + (1 − ε)·onehot
+    /// (label smoothing ε; 0: plain), written the direct way: Σ_j −t_j·log p_j with
+    /// log p_j = z_j − max − log Σ exp(z − max).
+    /// </summary>
+    public static double CrossEntropy(double[] logits, int classes, ReadOnlySpan<int> labels, double smoothing = 0)
     {
         double total = 0;
         for (int n = 0; n < labels.Length; n++)
@@ -74,7 +78,12 @@ public static class Float64Reference
             foreach (double v in row) max = Math.Max(max, v);
             double sum = 0;
             foreach (double v in row) sum += Math.Exp(v - max);
-            total += Math.Log(sum) + max - row[labels[n]];
+            double logSum = Math.Log(sum);
+            for (int j = 0; j < classes; j++)
+            {
+                double target = smoothing / classes + (j == labels[n] ? 1 - smoothing : 0);
+                total -= target * (row[j] - max - logSum);
+            }
         }
         return total / labels.Length;
     }

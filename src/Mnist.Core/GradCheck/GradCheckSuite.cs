@@ -40,6 +40,10 @@ public static class GradCheckSuite
             GradientChecker.CheckLoss(RandomInputs.Gaussian(5, 0f, 4, 10).To(backend), [3, 0, 9, 3]));
         yield return new("softmax cross-entropy with a confident wrong prediction", Loss, () =>
             GradientChecker.CheckLoss(new Tensor([8f, -3f, 1f, 0.5f, 0.2f, -0.1f], 2, 3).To(backend), [1, 2]));
+        yield return new("softmax cross-entropy with label smoothing 0.1", Loss, () =>
+            GradientChecker.CheckLoss(RandomInputs.Gaussian(6, 0f, 4, 10).To(backend), [3, 0, 9, 3], smoothing: 0.1f));
+        yield return new("softmax cross-entropy with label smoothing 0.3 and a confident prediction", Loss, () =>
+            GradientChecker.CheckLoss(new Tensor([8f, -3f, 1f, 0.5f, 0.2f, -0.1f], 2, 3).To(backend), [0, 2], smoothing: 0.3f));
 
         yield return new("classic network vs the float64 reference, batch 2, training with a dropout mask", Networks, () =>
         {
@@ -48,6 +52,13 @@ public static class GradCheckSuite
             var options = new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3, MaxSamples = 16 };
             return GradientChecker.CheckModelFloat64(model, x, [3, 7], true, options);
         }, Tensors: 9); // 8 parameter tensors and the input
+        yield return new("light network with label smoothing 0.1 vs the float64 reference, batch 3", Networks, () =>
+        {
+            var model = ModelBuilder.Build(Presets.Create("light"), 3, backend);
+            var x = RandomInputs.Uniform(23, 0f, 1f, 3, 1, 28, 28).To(backend);
+            var options = new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3, MaxSamples = 8 };
+            return GradientChecker.CheckModelFloat64(model, x, [2, 5, 8], true, options, smoothing: 0.1f);
+        });
         yield return new("resnet preset (width 0.25) vs the float64 reference, batch 3, batch norm in training", Networks, () =>
         {
             var model = ModelBuilder.Build(Presets.Create("resnet", 0.25), 2, backend);

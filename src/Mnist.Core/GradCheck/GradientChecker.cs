@@ -79,10 +79,10 @@ public static class GradientChecker
     /// The default step is 1e-6 (float64 differences are exact enough), which also makes kinks rare.
     /// </summary>
     public static GradCheckReport CheckModelFloat64(Layer model, Tensor input, int[] labels, bool training = true,
-        GradCheckOptions? options = null)
+        GradCheckOptions? options = null, float smoothing = 0)
     {
         var o = options ?? new GradCheckOptions { Epsilon = 1e-6, Tolerance = 1e-3 };
-        var lossLayer = new SoftmaxCrossEntropy();
+        var lossLayer = new SoftmaxCrossEntropy(smoothing);
         var logits = model.Forward(input, training);
         int classes = logits.Dim(1);
         lossLayer.Forward(logits, labels);
@@ -93,7 +93,7 @@ public static class GradientChecker
         {
             var (output, pieces) = Float64Reference.Forward(model, input, training);
             pattern = pieces;
-            return Float64Reference.CrossEntropy(output, classes, labels);
+            return Float64Reference.CrossEntropy(output, classes, labels, smoothing);
         }
         return Check(Loss, targets, o, () => pattern);
     }
@@ -121,10 +121,10 @@ public static class GradientChecker
         return Check(Loss, targets, o, () => pattern);
     }
 
-    /// <summary>Checks <see cref="SoftmaxCrossEntropy"/>'s backward against its own forward.</summary>
-    public static GradCheckReport CheckLoss(Tensor logits, int[] labels, GradCheckOptions? options = null)
+    /// <summary>Checks <see cref="SoftmaxCrossEntropy"/>'s backward (with label smoothing ε) against its own forward.</summary>
+    public static GradCheckReport CheckLoss(Tensor logits, int[] labels, GradCheckOptions? options = null, float smoothing = 0)
     {
-        var loss = new SoftmaxCrossEntropy();
+        var loss = new SoftmaxCrossEntropy(smoothing);
         loss.Forward(logits, labels);
         var analytic = loss.Backward().Clone();
         return Check(() => loss.Forward(logits, labels).MeanLoss, [new GradTarget("logits", logits, analytic)], options);

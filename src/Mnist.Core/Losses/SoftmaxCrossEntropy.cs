@@ -12,11 +12,23 @@ public readonly record struct LossResult(float MeanLoss, int Correct, int Count)
 /// <summary>
 /// Softmax followed by cross-entropy on integer labels, fused so it is stable for any logits:
 /// loss = log Σ exp(z − max) − (z_label − max). Forward also counts argmax hits, so training
-/// gets its accuracy for free; backward gives (softmax − onehot)/N. It computes on the logits'
+/// gets its accuracy for free; backward gives (softmax − onehot)/N. With label smoothing ε the
+/// one-hot target becomes ε/K + (1 − ε)·onehot over K classes (PyTorch's label_smoothing; the
+/// exact arithmetic is <see cref="Backend.SoftmaxCrossEntropy"/>'s). It computes on the logits'
 /// backend: the labels go up (checked first, on the host) and the loss and hit count come down.
 /// </summary>
 public sealed class SoftmaxCrossEntropy
 {
+    /// <param name="smoothing">Label smoothing ε in [0, 1); 0 is the plain cross-entropy.</param>
+    public SoftmaxCrossEntropy(float smoothing = 0)
+    {
+        if (!(smoothing >= 0 && smoothing < 1)) throw new MnistException($"label smoothing must be in [0, 1), got {smoothing}");
+        Smoothing = smoothing;
+    }
+
+    /// <summary>Label smoothing ε (0: none).</summary>
+    public float Smoothing { get; }
+
     private Tensor _probabilities = new(0);
     private Tensor _gradient = new(0);
     private IndexBuffer _labels = new(Backend.Cpu);
@@ -41,12 +53,12 @@ public sealed class SoftmaxCrossEntropy
         return Compute(logits);
     }
 
-    /// <summary>d(mean loss)/d(logits) = (softmax − onehot)/N, in a buffer this loss owns.</summary>
+    /// <summary>d(mean loss)/d(logits) = (softmax − target)/N, in a buffer this loss owns.</summary>
     public Tensor Backward()
     {
         if (_batch == 0 && _classes == 0) throw new InvalidOperationException("Backward before Forward");
         var g = _gradient.SameShape(_probabilities.Shape) ? _gradient : _gradient.Reshape(_probabilities.Shape.ToArray());
-        g.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, _batch, _classes, g);
+        g.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, _batch, _classes, Smoothing, g);
         return g;
     }
 
@@ -69,7 +81,7 @@ public sealed class SoftmaxCrossEntropy
     private LossResult Compute(Tensor logits)
     {
         _labels.CopyFromHost(_hostLabels.AsSpan(0, _batch));
-        return logits.Backend.SoftmaxCrossEntropy(logits, _labels, _batch, _classes, _probabilities);
+        return logits.Backend.SoftmaxCrossEntropy(logits, _labels, _batch, _classes, Smoothing, _probabilities);
     }
 
     /// <summary>Index of the largest value (the first one on ties): the predicted class.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Mnist.Core.Backends;
 using Mnist.Core.Data;
 using Mnist.Core.Evaluation;
+using Mnist.Core.Inference;
 using Mnist.Core.IO;
 using Mnist.Core.Layers;
 using Mnist.Core.Losses;
@@ -11,7 +12,7 @@ using Mnist.Core.Tensors;
 
 namespace Mnist.Core.Training;
 
-/// <summary>What a finished (or early-stopped) training run returns.</summary>
+/// <summary>What a finished (or early-stopped) training run returns: the network evaluated and to be saved (the weight average when the run keeps one).</summary>
 public sealed record TrainingResult(
     Sequential Network, ModelConfig Config, Normalization Normalization, IReadOnlyList<EpochMetrics> History,
     EvaluationResult Test, bool StoppedEarly, int ResumedAfterEpoch);
@@ -26,11 +27,13 @@ public sealed class TrainingCallbacks
 
 /// <summary>
 /// Mini-batch training, read top to bottom: shuffle, forward, loss, backward, step; then
-/// evaluate, report, checkpoint. Randomness (initial weights, each epoch's order, dropout masks)
-/// is derived from the seed and the epoch number alone, which is what lets a resumed run match
-/// an uninterrupted one exactly. The network trains on the backend of the spec's device kind
-/// (or the one given, which must be of that kind): each step uploads its batch and downloads the
-/// loss's two scalars.
+/// evaluate, report, checkpoint. Randomness (initial weights, each epoch's order, each image's
+/// augmentation, dropout masks) is derived from the seed, the epoch and the batch alone, which is
+/// what lets a resumed run match an uninterrupted one exactly. Batches are prepared (normalised,
+/// augmented) on a background thread while the previous one trains (<see cref="BatchProducer"/>).
+/// The network trains on the backend of the spec's device kind (or the one given, which must be
+/// of that kind): each step uploads its batch and downloads the loss's two scalars. With a weight
+/// average (<see cref="TrainingSpec.Ema"/>) the average is what is evaluated and returned.
 /// </summary>
 public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? backend = null)
 {
@@ -50,6 +53,8 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? back
         var named = network.NamedParameters.ToList();
         var optimizer = Optimizers.Create(spec.Optimizer, named.ConvertAll(p => p.Parameter));
         optimizer.NameParameters(named.ConvertAll(p => p.Name));
+        var average = spec.Ema is float decay ? new WeightAverage(network, config, decay) : null;
+        var evaluated = average?.Network ?? network;
         // Batch norm cannot normalise a batch of one image (nor can PyTorch's): such a last batch
         // is left out, a different image each epoch since the order is shuffled.
         bool dropLonelyLast = train.Count % spec.BatchSize == 1 && train.Count > 1
@@ -60,19 +65,18 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? back
         var history = new List<EpochMetrics>();
 
         if (resume && checkpointPath is not null && File.Exists(checkpointPath))
-            Restore(checkpointPath, network, optimizer, normalization, history, callbacks);
+            Restore(checkpointPath, network, optimizer, average, normalization, history, callbacks);
         int resumedAfter = history.Count;
 
-        var trainLoader = new BatchLoader(train, normalization);
-        var validationLoader = validation is null ? null : new BatchLoader(validation, normalization);
-        var testLoader = new BatchLoader(spec.TestLimit is int testLimit ? data.Test.Take(testLimit) : data.Test, normalization);
+        using var batches = new BatchProducer(new AugmentedBatchLoader(train, normalization, spec.AugmentationOrNone, spec.Seed), spec.BatchSize);
         var evaluator = new Evaluator();
-        var loss = new SoftmaxCrossEntropy();
+        var views = spec.Views;
+        EvaluationResult Evaluate(MnistSplit split) => evaluator.Evaluate(new Classifier(evaluated, config, normalization, views), split);
+        var testSplit = spec.TestLimit is int testLimit ? data.Test.Take(testLimit) : data.Test;
+        var loss = new SoftmaxCrossEntropy(spec.LabelSmoothing);
         var images = new Tensor(device, spec.BatchSize, 1, train.Height, train.Width);
-        var hostImages = new float[images.Length];
-        var labels = new int[spec.BatchSize];
         var order = new int[train.Count];
-        EvaluationResult? test = history.Count > 0 ? evaluator.Evaluate(network, testLoader) : null;
+        EvaluationResult? test = history.Count > 0 ? Evaluate(testSplit) : null;
         bool stoppedEarly = StopEarly(history);
 
         for (int epoch = history.Count + 1; epoch <= spec.Epochs && !stoppedEarly; epoch++)
@@ -83,18 +87,20 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? back
             double lossSum = 0;
             int correct = 0, seen = 0;
             float rate = 0;
-            for (int start = 0; start < epochSamples; start += spec.BatchSize)
+            batches.BeginEpoch(epoch, order, epochSamples);
+            while (true)
             {
                 cancel.ThrowIfCancellationRequested();
-                int count = Math.Min(spec.BatchSize, epochSamples - start);
+                if (batches.Next() is not { } batch) break;
+                int count = batch.Count;
                 if (images.Dim(0) != count) images.Reshape(count, 1, train.Height, train.Width); // the last batch
-                trainLoader.Fill(order.AsSpan(start, count), hostImages.AsSpan(0, images.Length), labels.AsSpan(0, count));
-                images.CopyFromHost(hostImages.AsSpan(0, images.Length));
+                images.CopyFromHost(batch.Images);
 
                 var logits = network.Forward(images, training: true);
-                var step = loss.Forward(logits, labels.AsSpan(0, count));
+                var step = loss.Forward(logits, batch.BatchLabels);
                 network.Backward(loss.Backward());
                 rate = optimizer.Step(schedule);
+                average?.Update(optimizer.StepCount);
 
                 lossSum += (double)step.MeanLoss * count;
                 correct += step.Correct;
@@ -104,18 +110,18 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? back
             }
             double seconds = clock.Elapsed.TotalSeconds;
 
-            var validated = validationLoader is null ? null : evaluator.Evaluate(network, validationLoader);
-            test = evaluator.Evaluate(network, testLoader);
+            var validated = validation is null ? null : Evaluate(validation);
+            test = Evaluate(testSplit);
             var metrics = new EpochMetrics(epoch, lossSum / seen, (double)correct / seen, validated?.Loss, validated?.Accuracy,
                 test.Loss, test.Accuracy, seconds, seen / seconds, rate);
             history.Add(metrics);
             if (checkpointPath is not null)
-                Checkpoint.Save(checkpointPath, network, config, normalization, optimizer, spec, history);
+                Checkpoint.Save(checkpointPath, network, config, normalization, optimizer, spec, history, average);
             callbacks.Epoch?.Invoke(metrics);
             stoppedEarly = StopEarly(history);
             if (stoppedEarly) callbacks.Log?.Invoke($"early stop: no better validation accuracy for {spec.Patience} epochs");
         }
-        return new TrainingResult(network, config, normalization, history, test!, stoppedEarly, resumedAfter);
+        return new TrainingResult(evaluated, config, normalization, history, test!, stoppedEarly, resumedAfter);
     }
 
     /// <summary>The (limited) training split and the validation split carved from its end.</summary>
@@ -154,7 +160,7 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? back
         return history.TakeLast(patience).All(m => (m.ValidationAccuracy ?? 0) < best);
     }
 
-    private void Restore(string path, Sequential network, Optimizer optimizer, Normalization normalization,
+    private void Restore(string path, Sequential network, Optimizer optimizer, WeightAverage? average, Normalization normalization,
         List<EpochMetrics> history, TrainingCallbacks callbacks)
     {
         var saved = Checkpoint.Load(path);
@@ -166,6 +172,7 @@ public sealed class Trainer(ModelConfig config, TrainingSpec spec, Backend? back
         var target = ModelFile.NamedTensors(network);
         for (int i = 0; i < target.Count; i++) target[i].Value.CopyFrom(source[i].Value);
         optimizer.LoadState(saved.OptimizerState, saved.OptimizerSteps);
+        average?.Load(saved.AverageState, path);
         history.AddRange(saved.History);
         callbacks.Log?.Invoke($"resuming after epoch {history.Count} from {path}");
     }

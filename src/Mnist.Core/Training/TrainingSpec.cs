@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Mnist.Core.Augmentation;
 using Mnist.Core.Backends;
 using Mnist.Core.Optim;
+using TestTimeViews = Mnist.Core.Augmentation.TestTimeAugmentation;
 
 namespace Mnist.Core.Training;
 
@@ -33,6 +35,37 @@ public sealed record TrainingSpec
     /// </summary>
     public string? Device { get; init; }
 
+    // The training tricks below are off by default and then left out of the JSON, so a spec
+    // without them reads and hashes as it did before they existed.
+
+    /// <summary>How training images are distorted on the fly (null, or all ranges 0: not at all).</summary>
+    public AugmentationSpec? Augmentation { get; init; }
+
+    /// <summary>Label smoothing ε of the training loss, in [0, 1) (0: none); evaluation losses are never smoothed.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float LabelSmoothing { get; init; }
+
+    /// <summary>
+    /// Decay of the exponential moving average of the weights and batch-norm statistics, in (0, 1)
+    /// (null: none). The average is what is evaluated, checkpointed and saved as the model
+    /// (see <see cref="WeightAverage"/>).
+    /// </summary>
+    public float? Ema { get; init; }
+
+    /// <summary>
+    /// The test-time augmentation of every evaluation, a name of <see cref="TestTimeViews.Names"/>
+    /// (null: none): probabilities averaged over a few fixed shifts of each image.
+    /// </summary>
+    public string? TestTimeAugmentation { get; init; }
+
+    /// <summary>The augmentation the training batches get (<see cref="AugmentationSpec.None"/> when null).</summary>
+    [JsonIgnore]
+    public AugmentationSpec AugmentationOrNone => Augmentation ?? AugmentationSpec.None;
+
+    /// <summary>The views every evaluation averages over (the image alone when null).</summary>
+    [JsonIgnore]
+    public TestTimeViews Views => TestTimeViews.Named(TestTimeAugmentation);
+
     /// <summary>The device kind, "cpu" included.</summary>
     [JsonIgnore]
     public string DeviceKind => Device ?? DeviceName.Cpu;
@@ -55,6 +88,12 @@ public sealed record TrainingSpec
         if (TestLimit is < 1) throw new MnistException($"test limit must be at least 1, got {TestLimit}");
         if (Device is not null && DeviceName.Parse(Device) is { IsCpu: true } or { Index: not null })
             throw new MnistException($"a training spec records a device kind other than the CPU (cuda, ilgpu-cpu), not '{Device}'");
+        Augmentation?.Validate();
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1))
+            throw new MnistException($"label smoothing must be in [0, 1), got {LabelSmoothing}");
+        if (Ema is float decay && !(decay > 0 && decay < 1))
+            throw new MnistException($"the weight average's decay (ema) must be between 0 and 1, got {decay}");
+        _ = Views;
         Optimizer.Resolve();
         Schedule.Resolve();
         return this;

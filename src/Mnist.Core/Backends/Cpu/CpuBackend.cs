@@ -178,7 +178,8 @@ public sealed class CpuBackend : Backend
 
     // ---- the loss ----
 
-    protected override LossResult SoftmaxCrossEntropyCore(Tensor logits, IndexBuffer labels, int batch, int classes, Tensor probabilities)
+    protected override LossResult SoftmaxCrossEntropyCore(Tensor logits, IndexBuffer labels, int batch, int classes, float smoothing,
+        Tensor probabilities)
     {
         var z = Host(logits);
         var p = Host(probabilities);
@@ -192,21 +193,30 @@ public sealed class CpuBackend : Backend
             float max = row[best];
             double sum = Losses.SoftmaxCrossEntropy.Softmax(row, max, p.Slice(n * classes, classes));
             int label = truth[n];
-            // −log softmax_label = log Σ exp(z − max) − (z_label − max); the sum is ≥ 1.
-            total += Math.Log(sum) - ((double)row[label] - max);
+            // −Σ t·log softmax = log Σ exp(z − max) − target, the sum ≥ 1; target = z_label − max unsmoothed.
+            double target = (double)row[label] - max;
+            if (smoothing != 0)
+            {
+                double all = 0;
+                foreach (float v in row) all += (double)v - max;
+                target = (1 - (double)smoothing) * target + (double)smoothing / classes * all;
+            }
+            total += Math.Log(sum) - target;
             if (best == label) correct++;
         }
         return new LossResult((float)(total / batch), correct, batch);
     }
 
-    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, IndexBuffer labels, int batch, int classes, Tensor gradient)
+    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, IndexBuffer labels, int batch, int classes, float smoothing,
+        Tensor gradient)
     {
         var p = Host(probabilities);
         var d = Host(gradient);
         var truth = Host(labels);
         float inv = 1f / batch;
-        for (int i = 0; i < d.Length; i++) d[i] = p[i] * inv;
-        for (int n = 0; n < batch; n++) d[n * classes + truth[n]] -= inv;
+        float spread = smoothing * inv / classes, hit = (1 - smoothing) * inv;
+        for (int i = 0; i < d.Length; i++) d[i] = p[i] * inv - spread;
+        for (int n = 0; n < batch; n++) d[n * classes + truth[n]] -= hit;
     }
 
     // ---- optimizer updates ----
