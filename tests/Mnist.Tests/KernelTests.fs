@@ -469,7 +469,7 @@ let private elementwiseTests =
                 expectClose (sumTolerance (batch * plane)) $"sum channels {batch}x{channels}x{plane}" s1 s2
         }
 
-        test "axpy and scale equal the reference" {
+        test "axpy, add and scale equal the reference" {
             for threads in threadCounts do
                 withThreads threads (fun () ->
                     for n in lengths do
@@ -478,6 +478,10 @@ let private elementwiseTests =
                         ElementwiseReference.Axpy(0.37f, x, y1)
                         Elementwise.Axpy(0.37f, x, y2)
                         expectSame $"axpy {n}, {threads} threads" y1 y2
+                        let s1, s2 = Array.create n 9.0f, Array.create n 9.0f
+                        ElementwiseReference.Add(x, y1, s1)
+                        Elementwise.Add(x, y2, s2)
+                        expectSame $"add {n}, {threads} threads" s1 s2
                         ElementwiseReference.Scale(y1, -1.7f)
                         Elementwise.Scale(y2, -1.7f)
                         expectSame $"scale {n}, {threads} threads" y1 y2)

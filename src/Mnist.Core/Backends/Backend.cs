@@ -205,6 +205,13 @@ public abstract class Backend
     /// <summary>y += a·x.</summary>
     public abstract void Axpy(float a, Tensor x, Tensor y);
 
+    /// <summary>y = a + b, element by element (a residual sum). The default copies a and adds b (two passes).</summary>
+    public virtual void Add(Tensor a, Tensor b, Tensor y)
+    {
+        Copy(a, y);
+        Axpy(1f, b, y);
+    }
+
     /// <summary>y = a ⊙ b, element by element.</summary>
     public abstract void Multiply(Tensor a, Tensor b, Tensor y);
 

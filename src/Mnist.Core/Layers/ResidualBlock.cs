@@ -137,8 +137,7 @@ public sealed class ResidualBlock : Layer, ICompositeLayer, IInitializable, IIni
             ? input
             : ProjectionBn.Forward(ProjectionConv.Forward(input, training), training);
         var z = OwnedBuffers.ShapeLike(_sum, h);
-        Backend.Copy(h, z);
-        Backend.Axpy(1f, shortcut, z);
+        Backend.Add(h, shortcut, z);
         return ActOut.Forward(z, training);
     }
 
@@ -160,8 +159,7 @@ public sealed class ResidualBlock : Layer, ICompositeLayer, IInitializable, IIni
         }
         if (!ComputeInputGradient) return _gradInput;
         var dx = OwnedBuffers.ShapeLike(_gradInput, x);
-        Backend.Copy(dMain, dx);
-        Backend.Axpy(1f, dShortcut, dx);
+        Backend.Add(dMain, dShortcut, dx);
         return dx;
     }
 

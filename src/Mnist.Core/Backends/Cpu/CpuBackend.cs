@@ -130,6 +130,8 @@ public sealed class CpuBackend : Backend
 
     public override void Axpy(float a, Tensor x, Tensor y) => Elementwise.Axpy(a, Host(x), Host(y));
 
+    public override void Add(Tensor a, Tensor b, Tensor y) => Elementwise.Add(Host(a), Host(b), Host(y));
+
     public override void Multiply(Tensor a, Tensor b, Tensor y)
     {
         var xa = Host(a);
