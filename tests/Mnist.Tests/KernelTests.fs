@@ -574,7 +574,7 @@ let private batchNormKernelTests =
                     List.iter2 (expectSame $"{what}, {threads} threads") one (run threads)
         }
 
-        test "apply and backward equal the reference loops" {
+        test "apply and backward equal the reference loops; backward the same bits on any thread count" {
             for batch, channels, plane in batchNormShapes do
                 let n = batch * channels * plane
                 let x, dy = rand 99 n, rand 100 n
@@ -593,6 +593,11 @@ let private batchNormKernelTests =
                     expectClose 1e-6f $"{what} dgamma" g1 g2
                     expectClose 1e-6f $"{what} dbeta" b1 b2
                     expectClose 1e-5f $"{what} dx" d1 d2
+                    for threads in threadCounts do
+                        withThreads threads (fun () ->
+                            let g3, b3, d3 = zeros channels, zeros channels, zeros n
+                            BatchNormKernels.Backward(dy, h1, gamma, invStd, batch, channels, plane, training, g3, b3, d3)
+                            List.iter2 (expectSame $"{what}, {threads} threads") [ g2; b2; d2 ] [ g3; b3; d3 ])
         }
     ]
 
