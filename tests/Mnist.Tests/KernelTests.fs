@@ -4,6 +4,7 @@ module Mnist.Tests.KernelTests
 
 open System
 open Expecto
+open Mnist.Core.Backends
 open Mnist.Core.Kernels
 
 // ---------------------------------------------------------------- helpers
@@ -468,7 +469,7 @@ let private elementwiseTests =
                 expectClose (sumTolerance (batch * plane)) $"sum channels {batch}x{channels}x{plane}" s1 s2
         }
 
-        test "axpy and scale equal the reference" {
+        test "axpy, add and scale equal the reference" {
             for threads in threadCounts do
                 withThreads threads (fun () ->
                     for n in lengths do
@@ -477,13 +478,151 @@ let private elementwiseTests =
                         ElementwiseReference.Axpy(0.37f, x, y1)
                         Elementwise.Axpy(0.37f, x, y2)
                         expectSame $"axpy {n}, {threads} threads" y1 y2
+                        let s1, s2 = Array.create n 9.0f, Array.create n 9.0f
+                        ElementwiseReference.Add(x, y1, s1)
+                        Elementwise.Add(x, y2, s2)
+                        expectSame $"add {n}, {threads} threads" s1 s2
                         ElementwiseReference.Scale(y1, -1.7f)
                         Elementwise.Scale(y2, -1.7f)
                         expectSame $"scale {n}, {threads} threads" y1 y2)
         }
     ]
 
+// ---------------------------------------------------------------- activations, batch norm, dropout
+
+let private zeros n : float32[] = Array.zeroCreate n
+
+/// The largest error of f against the float64 g over a grid of [lo, hi] (relative unless absolute).
+let private worstError (f: float32 -> float32) (g: float -> float) lo hi absolute =
+    let n = 400_000
+    seq {
+        for i in 0 .. n do
+            let x = lo + (hi - lo) * float32 i / float32 n
+            let e, a = g (float x), float (f x)
+            yield if absolute then abs (a - e) else abs (a - e) / max (abs e) 1e-300
+    }
+    |> Seq.max
+
+let private activationFunctions =
+    [ ActivationFunction(ActivationOp.Relu); ActivationFunction(ActivationOp.LeakyRelu, 0.01f)
+      ActivationFunction(ActivationOp.Elu, 1.3f); ActivationFunction(ActivationOp.Swish)
+      ActivationFunction(ActivationOp.Sigmoid); ActivationFunction(ActivationOp.Tanh) ]
+
+let private activationTests =
+    testList "Activations" [
+        test "exp, the logistic function and tanh keep the error bounds VectorMath states" {
+            Expect.isLessThanOrEqual (worstError VectorMath.Exp exp -87.0f 88.0f false) 1.2e-7 "exp, relative"
+            Expect.isLessThanOrEqual (worstError VectorMath.Exp exp -110.0f -87.0f true) 2e-45 "exp below -87, absolute"
+            Expect.isLessThanOrEqual (worstError VectorMath.Logistic (fun x -> 1.0 / (1.0 + exp -x)) -87.0f 100.0f false) 2.5e-7 "logistic, relative"
+            Expect.isLessThanOrEqual (worstError VectorMath.Logistic (fun x -> 1.0 / (1.0 + exp -x)) -110.0f -87.0f true) 2e-45 "logistic below -87, absolute"
+            Expect.isLessThanOrEqual (worstError VectorMath.Tanh tanh -100.0f 100.0f false) 3e-7 "tanh, relative"
+            Expect.isLessThanOrEqual (worstError VectorMath.Tanh tanh -0.01f 0.01f false) 3e-7 "tanh near 0, relative"
+            Expect.isLessThanOrEqual (worstError VectorMath.Tanh tanh -100.0f 100.0f true) 3e-7 "tanh, absolute"
+        }
+
+        test "vector lanes and the scalar tail give the reference's bits" {
+            let lanes = Numerics.Vector<float32>.Count
+            let x = Array.init (lanes * 8 + 3) (fun i -> float32 (i - 4 * lanes) * 0.37f)
+            let vector = zeros x.Length
+            let scalar = Array.init x.Length (fun i -> VectorMath.Exp x[i])
+            for i in 0 .. lanes .. x.Length - lanes do
+                VectorMath.Exp(Numerics.Vector<float32>(x, i)).CopyTo(vector, i)
+            expectSame "exp" scalar[.. x.Length - 4] vector[.. x.Length - 4]
+        }
+
+        test "every activation and its backward equal the scalar reference, any thread count" {
+            for f in activationFunctions do
+                for threads in threadCounts do
+                    withThreads threads (fun () ->
+                        for n in [ 0; 1; 7; 9; 1003; 200_003 ] do
+                            let x = rand 93 n |> Array.map (fun v -> v * 12.0f)
+                            let dy = rand 94 n
+                            let y1, y2 = Array.create n 9.0f, Array.create n 9.0f
+                            ActivationReference.Apply(f, x, y1)
+                            ActivationKernels.Apply(f, x, y2)
+                            expectSame $"{f.Op} {n}, {threads} threads" y1 y2
+                            let d1, d2 = Array.create n 9.0f, Array.create n 9.0f
+                            ActivationReference.Derive(f, x, y1, dy, d1)
+                            ActivationKernels.Derive(f, x, y1, dy, d2)
+                            expectSame $"{f.Op} backward {n}, {threads} threads" d1 d2)
+        }
+    ]
+
+let private batchNormShapes = [ 2, 1, 1; 3, 5, 1; 2, 3, 7; 4, 8, 26 * 26; 64, 32, 13 * 13; 3, 2, 1003 ]
+
+let private batchNormKernelTests =
+    testList "BatchNorm" [
+        test "training forward equals the reference loops, the same bits on any thread count" {
+            for batch, channels, plane in batchNormShapes do
+                let x = rand 95 (batch * channels * plane) |> Array.map (fun v -> 3.0f * v + 0.5f)
+                let gamma, beta = rand 96 channels, rand 97 channels
+                let run threads =
+                    withThreads threads (fun () ->
+                        let rm, rv, m, s = rand 98 channels, Array.create channels 1.0f, zeros channels, zeros channels
+                        let xhat, y = zeros x.Length, zeros x.Length
+                        BatchNormKernels.TrainingForward(x, batch, channels, plane, 0.1f, 1e-5f, rm, rv, m, s, gamma, beta, xhat, y)
+                        [ rm; rv; m; s; xhat; y ])
+                let rm, rv, m, s = rand 98 channels, Array.create channels 1.0f, zeros channels, zeros channels
+                BatchNormReference.Statistics(x, batch, channels, plane, 0.1f, 1e-5f, rm, rv, m, s)
+                let xhat, y = zeros x.Length, zeros x.Length
+                BatchNormReference.Apply(x, batch, channels, plane, m, s, gamma, beta, xhat, y)
+                let what = $"{batch}x{channels}x{plane}"
+                let one = run 1
+                List.zip3 [ "running mean"; "running var"; "mean"; "invStd"; "xhat"; "y" ] [ rm; rv; m; s; xhat; y ] one
+                |> List.iter (fun (name, expected, actual) -> expectClose 1e-6f $"{what} {name}" expected actual)
+                for threads in threadCounts do
+                    List.iter2 (expectSame $"{what}, {threads} threads") one (run threads)
+        }
+
+        test "apply and backward equal the reference loops; backward the same bits on any thread count" {
+            for batch, channels, plane in batchNormShapes do
+                let n = batch * channels * plane
+                let x, dy = rand 99 n, rand 100 n
+                let mean, invStd, gamma, beta = rand 101 channels, rand 102 channels |> Array.map abs, rand 103 channels, rand 104 channels
+                let h1, y1, h2, y2 = zeros n, zeros n, zeros n, zeros n
+                BatchNormReference.Apply(x, batch, channels, plane, mean, invStd, gamma, beta, h1, y1)
+                BatchNormKernels.Apply(x, batch, channels, plane, mean, invStd, gamma, beta, h2, y2)
+                expectSame "xhat" h1 h2
+                expectSame "y" y1 y2
+                for training in [ true; false ] do
+                    let g1, b1, d1 = zeros channels, zeros channels, zeros n
+                    let g2, b2, d2 = zeros channels, zeros channels, zeros n
+                    BatchNormReference.Backward(dy, h1, gamma, invStd, batch, channels, plane, training, g1, b1, d1)
+                    BatchNormKernels.Backward(dy, h1, gamma, invStd, batch, channels, plane, training, g2, b2, d2)
+                    let what = $"{batch}x{channels}x{plane} training={training}"
+                    expectClose 1e-6f $"{what} dgamma" g1 g2
+                    expectClose 1e-6f $"{what} dbeta" b1 b2
+                    expectClose 1e-5f $"{what} dx" d1 d2
+                    for threads in threadCounts do
+                        withThreads threads (fun () ->
+                            let g3, b3, d3 = zeros channels, zeros channels, zeros n
+                            BatchNormKernels.Backward(dy, h1, gamma, invStd, batch, channels, plane, training, g3, b3, d3)
+                            List.iter2 (expectSame $"{what}, {threads} threads") [ g2; b2; d2 ] [ g3; b3; d3 ])
+        }
+    ]
+
+let private dropoutKernelTests =
+    testList "Dropout" [
+        test "the fused mask and product are the stream's mask times x, any thread count and counter" {
+            for counter in [ 0UL; 3UL; 1_000_001UL ] do
+                for n in [ 0; 1; 5; 1003; 200_003 ] do
+                    let random = Mnist.Core.Backends.RandomStream(77UL, 2UL, counter)
+                    let x = rand 105 n
+                    let expected = Array.init n (fun i -> if random.Unit(uint64 i) >= 0.3f then 1.0f / 0.7f else 0.0f)
+                    for threads in threadCounts do
+                        withThreads threads (fun () ->
+                            let mask, y = Array.create n 9.0f, Array.create n 9.0f
+                            DropoutKernels.Forward(x, mask, 0.3f, &random, y)
+                            expectSame $"mask {n} from {counter}, {threads} threads" expected mask
+                            expectSame $"product {n}" (Array.map2 (*) x expected) y
+                            DropoutKernels.Forward(ReadOnlySpan.Empty, mask, 0.3f, &random, Span.Empty)
+                            expectSame $"mask alone {n}" expected mask)
+        }
+    ]
+
 [<Tests>]
 let tests =
     testSequenced
-    <| testList "Kernels" [ gemmTests; im2colTests; convolutionTests; poolingTests; elementwiseTests ]
+    <| testList "Kernels" [
+        gemmTests; im2colTests; convolutionTests; poolingTests; elementwiseTests
+        activationTests; batchNormKernelTests; dropoutKernelTests ]

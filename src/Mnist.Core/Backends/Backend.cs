@@ -205,6 +205,13 @@ public abstract class Backend
     /// <summary>y += a·x.</summary>
     public abstract void Axpy(float a, Tensor x, Tensor y);
 
+    /// <summary>y = a + b, element by element (a residual sum). The default copies a and adds b (two passes).</summary>
+    public virtual void Add(Tensor a, Tensor b, Tensor y)
+    {
+        Copy(a, y);
+        Axpy(1f, b, y);
+    }
+
     /// <summary>y = a ⊙ b, element by element.</summary>
     public abstract void Multiply(Tensor a, Tensor b, Tensor y);
 
@@ -215,6 +222,16 @@ public abstract class Backend
     /// </summary>
     public abstract void DropoutMask(Tensor mask, float p, in RandomStream random);
 
+    /// <summary>
+    /// Inverted dropout in training: <paramref name="mask"/> as <see cref="DropoutMask"/> makes it
+    /// and y = x ⊙ mask. The default makes the mask and multiplies (two passes); a backend may do both in one.
+    /// </summary>
+    public virtual void DropoutForward(Tensor x, Tensor mask, float p, in RandomStream random, Tensor y)
+    {
+        DropoutMask(mask, p, random);
+        Multiply(x, mask, y);
+    }
+
     // ---- batch norm over [batch, channels, plane] ----
 
     /// <summary>
@@ -224,6 +241,18 @@ public abstract class Backend
     /// </summary>
     public abstract void BatchNormStatistics(Tensor x, int batch, int channels, int plane, float momentum, float epsilon,
         Tensor runningMean, Tensor runningVar, Tensor mean, Tensor invStd);
+
+    /// <summary>
+    /// A training pass: <see cref="BatchNormStatistics"/> and then <see cref="BatchNormApply"/> with
+    /// the batch's statistics. The default calls the two; a backend may normalise each channel while
+    /// its values are still in cache.
+    /// </summary>
+    public virtual void BatchNormTrainingForward(Tensor x, int batch, int channels, int plane, float momentum, float epsilon,
+        Tensor runningMean, Tensor runningVar, Tensor mean, Tensor invStd, Tensor gamma, Tensor beta, Tensor xhat, Tensor y)
+    {
+        BatchNormStatistics(x, batch, channels, plane, momentum, epsilon, runningMean, runningVar, mean, invStd);
+        BatchNormApply(x, batch, channels, plane, mean, invStd, gamma, beta, xhat, y);
+    }
 
     /// <summary>invStd = 1/√(variance + ε) per channel (evaluation's statistics).</summary>
     public abstract void BatchNormInverseStd(Tensor variance, float epsilon, Tensor invStd);

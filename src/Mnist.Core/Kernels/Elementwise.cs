@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using static Mnist.Core.Kernels.Lanes;
 
 namespace Mnist.Core.Kernels;
 
@@ -8,7 +9,7 @@ namespace Mnist.Core.Kernels;
 /// Element-wise and reduction kernels that the layers share, vectorised with <see cref="Vector{T}"/>
 /// (256-bit on AVX2 machines) and a scalar tail. Each gives exactly the reference's result except
 /// <see cref="SumChannels"/>, which adds in a different order. The passes over whole activations
-/// (ReLU and its backward, axpy, scale) are cut into chunks for the kernel threads when they are large.
+/// (ReLU and its backward, axpy, add, scale) are cut into chunks for the kernel threads when they are large.
 /// </summary>
 public static class Elementwise
 {
@@ -113,6 +114,29 @@ public static class Elementwise
         for (; i < x.Length; i++) y[i] += a * x[i];
     }
 
+    /// <summary>y = a + b, element by element.</summary>
+    public static unsafe void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        b = b[..a.Length];
+        y = y[..a.Length];
+        if (Chunks(a.Length) > 1)
+        {
+            fixed (float* pa = a, pb = b, py = y) RunChunks(ChunkJob.Op.Add, a.Length, pa, pb, py, 0f);
+            return;
+        }
+        AddSerial(a, b, y);
+    }
+
+    private static void AddSerial(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        int i = 0, w = Vector<float>.Count;
+        ref float xa = ref MemoryMarshal.GetReference(a);
+        ref float xb = ref MemoryMarshal.GetReference(b);
+        ref float ys = ref MemoryMarshal.GetReference(y);
+        for (; i <= a.Length - w; i += w) Store(Load(ref xa, i) + Load(ref xb, i), ref ys, i);
+        for (; i < a.Length; i++) y[i] = a[i] + b[i];
+    }
+
     /// <summary>x *= a.</summary>
     public static unsafe void Scale(Span<float> x, float a)
     {
@@ -192,7 +216,7 @@ public static class Elementwise
     /// <summary>One element-wise pass cut into contiguous chunks (cut on vector boundaries) for the kernel threads.</summary>
     private sealed unsafe class ChunkJob : IParallelWork
     {
-        public enum Op { Relu, ReluBackward, Axpy, Scale }
+        public enum Op { Relu, ReluBackward, Axpy, Scale, Add }
 
         private Op _op;
         private int _n, _chunks;
@@ -215,17 +239,12 @@ public static class Elementwise
                     break;
                 case Op.Axpy: AxpySerial(_s, new ReadOnlySpan<float>(_a + i0, len), new Span<float>(_c + i0, len)); break;
                 case Op.Scale: ScaleSerial(new Span<float>(_c + i0, len), _s); break;
+                case Op.Add:
+                    AddSerial(new ReadOnlySpan<float>(_a + i0, len), new ReadOnlySpan<float>(_b + i0, len), new Span<float>(_c + i0, len));
+                    break;
             }
         }
 
         private int Cut(int chunk) => chunk == _chunks ? _n : (int)((long)_n * chunk / _chunks) & ~63;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> Load(ref float start, int i) =>
-        Unsafe.ReadUnaligned<Vector<float>>(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref start, i)));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector<float> v, ref float start, int i) =>
-        Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref start, i)), v);
 }

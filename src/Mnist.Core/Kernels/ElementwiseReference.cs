@@ -40,6 +40,11 @@ public static class ElementwiseReference
         for (int i = 0; i < x.Length; i++) y[i] += a * x[i];
     }
 
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        for (int i = 0; i < a.Length; i++) y[i] = a[i] + b[i];
+    }
+
     public static void Scale(Span<float> x, float a)
     {
         for (int i = 0; i < x.Length; i++) x[i] *= a;

@@ -156,8 +156,8 @@ public abstract class BatchNorm : Layer
         if (training)
         {
             if (_batch * _plane < 2) throw new MnistException($"{this} in training needs more than one value per channel (got batch {_batch})");
-            Backend.BatchNormStatistics(input, _batch, Channels, _plane, Momentum, Epsilon, RunningMean, RunningVar, _mean, _invStd);
-            Backend.BatchNormApply(input, _batch, Channels, _plane, _mean, _invStd, Gamma.Value, Beta.Value, xhat, y);
+            Backend.BatchNormTrainingForward(input, _batch, Channels, _plane, Momentum, Epsilon, RunningMean, RunningVar, _mean, _invStd,
+                Gamma.Value, Beta.Value, xhat, y);
         }
         else
         {

@@ -90,9 +90,8 @@ public sealed class Dropout : Layer
         if (!_masked) return input;
         var mask = OwnedBuffers.ShapeLike(_mask, input);
         var y = OwnedBuffers.ShapeLike(_output, input);
-        Backend.DropoutMask(mask, P, new RandomStream(Seed, Stream, Counter));
+        Backend.DropoutForward(input, mask, P, new RandomStream(Seed, Stream, Counter), y);
         Counter += (ulong)mask.Length;
-        Backend.Multiply(input, mask, y);
         return y;
     }
 

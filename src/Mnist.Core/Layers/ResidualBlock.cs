@@ -161,8 +161,7 @@ public sealed class ResidualBlock : Layer, ICompositeLayer, IInitializable, IIni
             ? input
             : ProjectionBn.Forward(ProjectionConv.Forward(input, training), training);
         var z = OwnedBuffers.ShapeLike(_sum, h);
-        Backend.Copy(h, z);
-        Backend.Axpy(1f, shortcut, z);
+        Backend.Add(h, shortcut, z);
         return ActOut.Forward(z, training);
     }
 
@@ -184,8 +183,7 @@ public sealed class ResidualBlock : Layer, ICompositeLayer, IInitializable, IIni
         }
         if (!ComputeInputGradient) return _gradInput;
         var dx = OwnedBuffers.ShapeLike(_gradInput, x);
-        Backend.Copy(dMain, dx);
-        Backend.Axpy(1f, dShortcut, dx);
+        Backend.Add(dMain, dShortcut, dx);
         return dx;
     }
 

@@ -130,6 +130,8 @@ public sealed class CpuBackend : Backend
 
     public override void Axpy(float a, Tensor x, Tensor y) => Elementwise.Axpy(a, Host(x), Host(y));
 
+    public override void Add(Tensor a, Tensor b, Tensor y) => Elementwise.Add(Host(a), Host(b), Host(y));
+
     public override void Multiply(Tensor a, Tensor b, Tensor y)
     {
         var xa = Host(a);
@@ -140,22 +142,11 @@ public sealed class CpuBackend : Backend
         for (; i < xa.Length; i++) ys[i] = xa[i] * xb[i];
     }
 
-    /// <summary>Engine-1's masks: numbers drawn in element order from the layer's xoshiro stream.</summary>
-    public override void DropoutMask(Tensor mask, float p, in RandomStream random)
-    {
-        var m = Host(mask);
-        float keep = 1f / (1f - p);
-        // One Philox block gives four consecutive numbers of the stream.
-        ulong word = random.Counter;
-        for (int i = 0; i < m.Length;)
-        {
-            ulong block = word >> 2;
-            var bits = Philox.Block((uint)block, (uint)(block >> 32), (uint)random.Stream, (uint)(random.Stream >> 32),
-                (uint)random.Seed, (uint)(random.Seed >> 32));
-            for (int lane = (int)(word & 3); lane < 4 && i < m.Length; lane++, i++, word++)
-                m[i] = Philox.ToUnit(bits[lane]) >= p ? keep : 0f;
-        }
-    }
+    public override void DropoutMask(Tensor mask, float p, in RandomStream random) =>
+        DropoutKernels.Forward(default, Host(mask), p, random, default);
+
+    public override void DropoutForward(Tensor x, Tensor mask, float p, in RandomStream random, Tensor y) =>
+        DropoutKernels.Forward(Host(x), Host(mask), p, random, Host(y));
 
     // ---- batch norm ----
 
@@ -163,6 +154,11 @@ public sealed class CpuBackend : Backend
         Tensor runningMean, Tensor runningVar, Tensor mean, Tensor invStd) =>
         BatchNormKernels.Statistics(Host(x), batch, channels, plane, momentum, epsilon, Host(runningMean), Host(runningVar),
             Host(mean), Host(invStd));
+
+    public override void BatchNormTrainingForward(Tensor x, int batch, int channels, int plane, float momentum, float epsilon,
+        Tensor runningMean, Tensor runningVar, Tensor mean, Tensor invStd, Tensor gamma, Tensor beta, Tensor xhat, Tensor y) =>
+        BatchNormKernels.TrainingForward(Host(x), batch, channels, plane, momentum, epsilon, Host(runningMean), Host(runningVar),
+            Host(mean), Host(invStd), Host(gamma), Host(beta), Host(xhat), Host(y));
 
     public override void BatchNormInverseStd(Tensor variance, float epsilon, Tensor invStd) =>
         BatchNormKernels.InverseStd(Host(variance), epsilon, Host(invStd));
