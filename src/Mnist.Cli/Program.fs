@@ -56,7 +56,7 @@ type MnistArgs =
             | Merge _ -> "fold other machines' (shards') registries into this one"
             | Ensemble _ -> "average several runs' or models' probabilities: evaluate each and the ensemble, save it for eval, predict and serve"
 
-/// "mnist 1.1.0 (engine engine-2, commit 616f48cc23f0)": the SDK writes the commit after a '+'
+/// "mnist 1.1.0 (engine engine-3, commit 616f48cc23f0)": the SDK writes the commit after a '+'
 /// in the informational version when it builds inside a git checkout.
 let private versionText () =
     let informational =

@@ -7,8 +7,11 @@ namespace Mnist.Core;
 /// initialisation, data order, optimizers, schedules); refactors that keep every bit leave it alone.
 /// engine-1: the first engine. engine-2: dropout masks from a counter-based Philox stream, the same
 /// on every backend (engine-1 drew them in sequence from xoshiro256**, which only a CPU reproduces).
+/// engine-3: ELU, Swish, Sigmoid and Tanh on a vectorised float32 exp/σ/tanh (Kernels/VectorMath.cs),
+/// which rounds differently from Math.Exp in the last bits; ReLU networks (classic, resnet) give
+/// the same bits as under engine-2.
 /// </summary>
 public static class EngineVersion
 {
-    public const string Current = "engine-2";
+    public const string Current = "engine-3";
 }
