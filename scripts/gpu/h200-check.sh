@@ -5,14 +5,15 @@
 # It writes everything under $OUT (default ./out): the devices, the gradient checks on the GPU,
 # `mnist bench` of the classic network, one training epoch (target: >= 98.8% test accuracy and an
 # epoch <= 2 s), the PyTorch twin's epoch of the same network on the same GPU (data already on the
-# device, batch 64) and summary.txt with the ratio. DEVICE=ilgpu-cpu LIMIT=256 rehearses the
-# script's logic anywhere (slowly, on ILGPU's CPU accelerator).
+# device, batch 64) and summary.txt with the ratio. DEVICE=ilgpu-cpu LIMIT=256 GRADCHECK_FILTER=dense
+# rehearses the script's logic anywhere (slowly, on ILGPU's CPU accelerator).
 set -uo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$here"
 OUT="${OUT:-$here/out}"
 DEVICE="${DEVICE:-cuda}"
 LIMIT="${LIMIT:-}"
+GRADCHECK_FILTER="${GRADCHECK_FILTER:-}"
 mkdir -p "$OUT"
 export MNIST_DATA="${MNIST_DATA:-$here/mnist}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
@@ -34,7 +35,8 @@ step() { # name, command...: runs it, its output into $OUT/name.txt (and shown),
 
 { nvidia-smi || true; uname -a; } > "$OUT/machine.txt" 2>&1
 step devices "$mnist" devices
-step gradcheck "$mnist" gradcheck --device "$DEVICE"
+filter=(); [ -n "$GRADCHECK_FILTER" ] && filter=(--filter "$GRADCHECK_FILTER")
+step gradcheck "$mnist" gradcheck --device "$DEVICE" "${filter[@]}"
 step bench "$mnist" bench --device "$DEVICE" --preset classic --runs 3 "${limit[@]}"
 step train "$mnist" train --device "$DEVICE" --preset classic --epochs 1 "${limit[@]}" "${test_limit[@]}" --out "$OUT/model"
 # The twin trains the network we trained (its config rides in the model file) with our recipe.
