@@ -40,8 +40,8 @@ step gradcheck "$mnist" gradcheck --device "$DEVICE" "${filter[@]}"
 step bench "$mnist" bench --device "$DEVICE" --preset classic --runs 3 "${limit[@]}"
 step train "$mnist" train --device "$DEVICE" --preset classic --epochs 1 "${limit[@]}" "${test_limit[@]}" --out "$OUT/model"
 # The twin trains the network we trained (its config rides in the model file) with our recipe.
-model=$(ls "$OUT"/model/*.safetensors 2>/dev/null | head -1)
-if [ -n "$model" ]; then
+model="$OUT/model/model.safetensors"
+if [ -f "$model" ]; then
     step pytorch python3 "$here/scripts/pytorch_twin.py" train --config "$model" --device "$twin_device" --epochs 3 \
         --batch-size 64 --optimizer nesterov --lr 0.05 --one-cycle --data-dir "$MNIST_DATA" "${twin_limit[@]}"
 else
