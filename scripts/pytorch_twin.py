@@ -7,7 +7,9 @@
            --compare-pytorch`, which drives this mode).
   train:   train the network of one of our model configs (JSON) with the same hyper-parameters
            and print one JSON line per epoch (seconds, test accuracy), so `mnist bench
-           --compare-pytorch` can time both.
+           --compare-pytorch` can time both. --config also takes one of our .safetensors models
+           (its config is in the metadata). --device cuda trains on the GPU with the data moved
+           there first (scripts/gpu/h200-check.sh), each epoch timed to a synchronize.
 
 Uses Debian's python3-torch (installed here with libopenblas0-pthread when missing, as root).
 """
@@ -277,6 +279,12 @@ def compare(args):
                       "nonfinite_twin": int((~np.isfinite(logits)).sum())}))
 
 
+def sync(device):
+    """Waits for the GPU's queued work, so a timing covers it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def train(args):
     torch.manual_seed(args.seed)
     folder = data_dir(args.data_dir)
@@ -287,8 +295,14 @@ def train(args):
     mean, std = float(x.double().mean()), float(x.double().std(unbiased=False))
     x = (x - mean) / std
     tx, ty = load_split(folder, "test", mean, std)
-    with open(args.config) as f:
-        model = build(json.load(f))
+    if args.config.endswith(".safetensors"):
+        model = build(json.loads(read_safetensors(args.config)[1]["mnist.config"]))
+    else:
+        with open(args.config) as f:
+            model = build(json.load(f))
+    device = torch.device(args.device)
+    model.to(device)
+    x, y, tx, ty = x.to(device), y.to(device), tx.to(device), ty.to(device)
     # Batch norm cannot normalise a batch of one: such a last batch is left out, as ours does.
     count = len(x) - 1 if has_batchnorm(model) and len(x) % args.batch_size == 1 and len(x) > 1 else len(x)
     steps = args.epochs * ((count + args.batch_size - 1) // args.batch_size)
@@ -301,7 +315,8 @@ def train(args):
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(1, args.epochs + 1):
         model.train()
-        order = torch.randperm(len(x))[:count]
+        order = torch.randperm(len(x), device=device)[:count]
+        sync(device)
         start = time.perf_counter()
         for i in range(0, count, args.batch_size):
             idx = order[i:i + args.batch_size]
@@ -311,6 +326,7 @@ def train(args):
             opt.step()
             if sched:
                 sched.step()
+        sync(device)
         seconds = time.perf_counter() - start
         model.eval()
         with torch.no_grad():
@@ -338,6 +354,7 @@ def main():
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--limit", type=int)
     t.add_argument("--data-dir")
+    t.add_argument("--device", default="cpu", help="cpu or cuda (data moved to the GPU before the first epoch)")
     args = parser.parse_args()
     if args.mode == "train" and args.optimizer == "sgd":
         args.momentum = 0.0
