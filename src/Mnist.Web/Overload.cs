@@ -6,13 +6,19 @@ using Microsoft.AspNetCore.RateLimiting;
 namespace Mnist.Web;
 
 /// <summary>
-/// Predictions are limited to a few at a time with a short queue (ASP.NET Core's concurrency
+/// Predictions are limited to a few at a time with a bounded queue (ASP.NET Core's concurrency
 /// limiter): beyond that the server answers at once 503 with Retry-After, instead of letting a
-/// queue grow until every answer is late.
+/// queue grow until every answer is late. The queue holds what the predictors clear in a few
+/// milliseconds (a classic prediction takes about 0.2 ms), so a burst of clients waits briefly
+/// instead of being refused and retrying at once: refusals that are retried straight away cost
+/// the cores more than the predictions they displace.
 /// </summary>
 public static class Overload
 {
     public const string PredictPolicy = "predict";
+
+    /// <summary>Requests that may wait per predictor when the queue is not set.</summary>
+    public const int QueuePerPredictor = 32;
 
     /// <summary>Seconds a refused client is asked to wait.</summary>
     public const int RetryAfterSeconds = 1;
@@ -35,7 +41,7 @@ public static class Overload
                 return RateLimitPartition.GetConcurrencyLimiter(0, _ => new ConcurrencyLimiterOptions
                 {
                     PermitLimit = o.PredictionsInFlight ?? 2 * o.Predictors,
-                    QueueLimit = o.PredictionQueue ?? 4 * o.Predictors,
+                    QueueLimit = o.PredictionQueue ?? QueuePerPredictor * o.Predictors,
                     QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
                 });
             });

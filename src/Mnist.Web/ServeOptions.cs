@@ -52,7 +52,7 @@ public sealed record ServeOptions
     /// <summary>Prediction requests handled at once (null: twice <see cref="Predictors"/>, so reading one body overlaps computing another).</summary>
     public int? PredictionsInFlight { get; init; }
 
-    /// <summary>Prediction requests that may wait for a turn (null: four times <see cref="Predictors"/>); beyond these the answer is 503 with Retry-After.</summary>
+    /// <summary>Prediction requests that may wait for a turn (null: <see cref="Overload.QueuePerPredictor"/> times <see cref="Predictors"/>); beyond these the answer is 503 with Retry-After.</summary>
     public int? PredictionQueue { get; init; }
 
     /// <summary>The token writes need from beyond localhost (null: made at start when listening beyond it).</summary>

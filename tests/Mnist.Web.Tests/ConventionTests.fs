@@ -171,7 +171,7 @@ let openApi =
 let overload =
     testList "web conventions: overload"
         [ testT "64 uploads at once: every one answered, 200 or 503 with Retry-After, never a queue that grows" <| fun () -> task {
-              // one predictor: 2 requests in flight and 4 waiting at most
+              // one predictor: 2 requests in flight and 32 waiting at most
               use f = factory [ "model", modelPath.Value; "results", scratch "overload"; "predictors", "1" ]
               let c = f.CreateClient()
               let file = photo 0 TestImages.defaultPhoto
