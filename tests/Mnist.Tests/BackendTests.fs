@@ -21,19 +21,21 @@ open Mnist.Tests.TestData
 let private cpu = Backend.Cpu
 
 /// This thread's transfers while f runs (other tests run on other threads meanwhile).
-let private transfersOf (f: unit -> unit) =
-    let before = cpu.ThreadTransfers
+let private transfersOn (backend: Backend) (f: unit -> unit) =
+    let before = backend.ThreadTransfers
     f ()
-    cpu.ThreadTransfers - before
+    backend.ThreadTransfers - before
 
-/// What three training steps (batch up, forward, loss, backward, update) of a preset move, after a warm-up.
-let private threeSteps (preset: string) (width: float) =
-    let network = ModelBuilder.Build(Presets.Create(preset, width), 1UL, cpu)
+let private transfersOf = transfersOn cpu
+
+/// What three training steps (batch up, forward, loss, backward, update) of a preset move on a backend, after a warm-up.
+let threeStepsOn (backend: Backend) (preset: string) (width: float) =
+    let network = ModelBuilder.Build(Presets.Create(preset, width), 1UL, backend)
     network.ComputeInputGradient <- false
     let optimizer = Optimizers.Create(OptimizerConfig "nesterov", network.Parameters |> ResizeArray)
     let schedule = Schedules.Create(ScheduleConfig "onecycle", 0.05f, 100L, 10)
     let loss = SoftmaxCrossEntropy()
-    let images = Tensor(cpu, 16, 1, 28, 28)
+    let images = Tensor(backend, 16, 1, 28, 28)
     let pixels = Array.init images.Length (fun i -> float32 (i * 7919 % 256) / 255.0f)
     let labels = Array.init 16 (fun i -> i % 10)
     let step () =
@@ -43,13 +45,13 @@ let private threeSteps (preset: string) (width: float) =
         network.Backward(loss.Backward()) |> ignore
         optimizer.Step schedule |> ignore
     step ()
-    transfersOf (fun () -> for _ in 1 .. 3 do step ())
+    transfersOn backend (fun () -> for _ in 1 .. 3 do step ())
 
 let private transferTests =
     testList "transfers" [
         for preset, width in [ "classic", 1.0; "resnet", 0.25 ] do
             yield test (sprintf "a %s training step uploads the batch, downloads the loss, and views no host memory" preset) {
-                let moved = threeSteps preset width
+                let moved = threeStepsOn cpu preset width
                 Expect.equal moved.Uploads 6L $"images and labels, three times: {moved}"
                 Expect.equal moved.UploadedBytes (3L * (16L * 784L * 4L + 16L * 4L)) "their bytes"
                 Expect.equal moved.Downloads 3L $"the loss and hit count, three times: {moved}"

@@ -211,25 +211,7 @@ let private trainingTests =
             List.iteri2 (fun i e a -> close 1e-3f $"parameter {i} after ten steps" e a) params1 params2
         }
         test "a step moves the batch in and the two loss scalars out, and views no host memory" {
-            let b = gpu.Value
-            let network = ModelBuilder.Build(Presets.Create("light", 0.5), 1UL, b)
-            network.ComputeInputGradient <- false
-            let optimizer = Optimizers.Create(OptimizerConfig "nesterov", network.Parameters |> ResizeArray)
-            let schedule = Schedules.Create(ScheduleConfig "onecycle", 0.05f, 100L, 10)
-            let loss = SoftmaxCrossEntropy()
-            let images = Tensor(b, 16, 1, 28, 28)
-            let pixels = Array.init images.Length (fun i -> float32 (i * 7919 % 256) / 255.0f)
-            let labels = Array.init 16 (fun i -> i % 10)
-            let step () =
-                images.CopyFromHost(ReadOnlySpan pixels)
-                let logits = network.Forward(images, true)
-                loss.Forward(logits, ReadOnlySpan labels) |> ignore
-                network.Backward(loss.Backward()) |> ignore
-                optimizer.Step schedule |> ignore
-            step ()
-            let before = b.ThreadTransfers
-            for _ in 1 .. 3 do step ()
-            let moved = b.ThreadTransfers - before
+            let moved = BackendTests.threeStepsOn gpu.Value "light" 0.5
             Expect.equal moved.Uploads 6L $"images and labels, three times: {moved}"
             Expect.equal moved.UploadedBytes (3L * (16L * 784L * 4L + 16L * 4L)) "their bytes"
             Expect.equal moved.Downloads 3L $"the loss and hit count, three times: {moved}"
