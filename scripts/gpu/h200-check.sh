@@ -17,32 +17,35 @@ GRADCHECK_FILTER="${GRADCHECK_FILTER:-}"
 mkdir -p "$OUT"
 export MNIST_DATA="${MNIST_DATA:-$here/mnist}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
-mnist="$here/bin/mnist"
+# MNIST_CMD runs another build instead (say `dotnet /path/mnist.dll` with a carried .NET).
+read -r -a mnist <<< "${MNIST_CMD:-$here/bin/mnist}"
 limit=(); twin_limit=(); test_limit=()
 if [ -n "$LIMIT" ]; then limit=(--limit "$LIMIT"); twin_limit=(--limit "$LIMIT"); test_limit=(--test-limit "$LIMIT"); fi
 twin_device=cpu; [ "$DEVICE" != "ilgpu-cpu" ] && twin_device=cuda
 failed=0
 
-step() { # name, command...: runs it, its output into $OUT/name.txt (and shown), notes a failure
-    local name="$1"; shift
+step() { # name, seconds, command...: runs it (killed after that long), its output into $OUT/name.txt (and shown), notes a failure
+    local name="$1" seconds="$2"; shift 2
     echo "== $name: $*" | tee "$OUT/$name.txt"
     local start=$SECONDS
-    "$@" 2>&1 | tee -a "$OUT/$name.txt"
+    timeout "$seconds" "$@" 2>&1 | tee -a "$OUT/$name.txt"
     local rc=${PIPESTATUS[0]}
     echo "== $name: exit $rc after $((SECONDS - start)) s" | tee -a "$OUT/$name.txt"
     [ "$rc" -eq 0 ] || failed=1
 }
 
 { nvidia-smi || true; uname -a; } > "$OUT/machine.txt" 2>&1
-step devices "$mnist" devices
+# Each step has a time limit, so one slow step cannot eat the machine's short lease; the training
+# epoch comes before the bench so the accuracy is in even if the bench is cut short.
+step devices 60 "${mnist[@]}" devices
 filter=(); [ -n "$GRADCHECK_FILTER" ] && filter=(--filter "$GRADCHECK_FILTER")
-step gradcheck "$mnist" gradcheck --device "$DEVICE" "${filter[@]}"
-step bench "$mnist" bench --device "$DEVICE" --preset classic --runs 3 "${limit[@]}"
-step train "$mnist" train --device "$DEVICE" --preset classic --epochs 1 "${limit[@]}" "${test_limit[@]}" --out "$OUT/model"
+step gradcheck 120 "${mnist[@]}" gradcheck --device "$DEVICE" "${filter[@]}"
+step train 150 "${mnist[@]}" train --device "$DEVICE" --preset classic --epochs 1 "${limit[@]}" "${test_limit[@]}" --out "$OUT/model"
+step bench 150 "${mnist[@]}" bench --device "$DEVICE" --preset classic --runs 3 "${limit[@]}"
 # The twin trains the network we trained (its config rides in the model file) with our recipe.
 model="$OUT/model/model.safetensors"
 if [ -f "$model" ]; then
-    step pytorch python3 "$here/scripts/pytorch_twin.py" train --config "$model" --device "$twin_device" --epochs 3 \
+    step pytorch 120 python3 "$here/scripts/pytorch_twin.py" train --config "$model" --device "$twin_device" --epochs 3 \
         --batch-size 64 --optimizer nesterov --lr 0.05 --one-cycle --data-dir "$MNIST_DATA" "${twin_limit[@]}"
 else
     echo "no model file under $OUT/model: the twin has nothing to train" | tee "$OUT/pytorch.txt"; failed=1

@@ -4,8 +4,9 @@
 # the MNIST files and scripts/gpu/h200-check.sh with the PyTorch twin. Everything must stay under
 # 64 MiB, which the untrimmed program alone nearly fills, so the framework is trimmed (TrimMode
 # partial: only assemblies marked trimmable, i.e. .NET's own; ours, F#'s and ILGPU's, which builds
-# its kernel launchers by reflection, are kept whole). The script then runs the published program's
-# kernels on ilgpu-cpu to prove the trimmed build still works.
+# its kernel launchers by reflection, are kept whole; System.Text.Json keeps its reflection, which
+# the run metadata uses). The script then trains a few batches with the published program on
+# ilgpu-cpu, saving the model, to prove the trimmed build still works.
 #   scripts/gpu/publish.sh [OUT_DIR]      (default: artifacts/gpu-check)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -16,7 +17,7 @@ mkdir -p "$out/bin" "$out/mnist" "$out/scripts/gpu"
 export NUGET_FEED="${NUGET_FEED:-$(dotnet nuget list source --format short | awk '/^E /{print $2; exit}')}"
 dotnet publish "$root/src/Mnist.Cli/Mnist.Cli.fsproj" -c Release -r linux-x64 --self-contained true \
     -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true \
-    -p:PublishTrimmed=true -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true \
+    -p:PublishTrimmed=true -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true -p:JsonSerializerIsReflectionEnabledByDefault=true \
     -p:DebugType=none -o "$out/bin" >&2
 rm -f "$out"/bin/*.pdb "$out"/bin/*.xml
 # Only the four gzipped IDX files travel.
@@ -27,6 +28,8 @@ done
 cp "$root/scripts/gpu/h200-check.sh" "$out/scripts/gpu/"
 # The trimmed program must still compile and run the GPU kernels (here on ILGPU's CPU accelerator).
 "$out/bin/mnist" gradcheck --device ilgpu-cpu --filter "conv2d 3x3" >&2
+"$out/bin/mnist" train --device ilgpu-cpu --preset light --limit 64 --test-limit 64 --epochs 1 --data-dir "$data" --out "$out/.check" >&2
+rm -rf "$out/.check"
 cp "$root/scripts/pytorch_twin.py" "$out/scripts/"
 size=$(du -sb "$out" | cut -f1)
 echo "prepared $out: $((size / 1024 / 1024)) MiB ($size bytes)"

@@ -10,19 +10,26 @@ namespace Mnist.Gpu;
 /// </summary>
 internal sealed class ConvScratch
 {
-    private MemoryBuffer1D<float, Stride1D.Dense>? _cols, _dcols, _product;
+    private readonly GrowingBuffer _cols = new(), _dcols = new(), _product = new();
 
-    public ArrayView<float> Cols(Accelerator a, long length) => Grow(a, ref _cols, length);
-    public ArrayView<float> ColumnGradient(Accelerator a, long length) => Grow(a, ref _dcols, length);
-    public ArrayView<float> Product(Accelerator a, long length) => Grow(a, ref _product, length);
+    public ArrayView<float> Cols(Accelerator a, long length) => _cols.Get(a, length);
+    public ArrayView<float> ColumnGradient(Accelerator a, long length) => _dcols.Get(a, length);
+    public ArrayView<float> Product(Accelerator a, long length) => _product.Get(a, length);
+}
 
-    private static ArrayView<float> Grow(Accelerator a, ref MemoryBuffer1D<float, Stride1D.Dense>? buffer, long length)
+/// <summary>Device scratch that grows to the largest size asked for and is then reused.</summary>
+internal sealed class GrowingBuffer
+{
+    private MemoryBuffer1D<float, Stride1D.Dense>? _buffer;
+
+    /// <summary>The first <paramref name="length"/> floats (contents unspecified).</summary>
+    public ArrayView<float> Get(Accelerator a, long length)
     {
-        if (buffer is null || buffer.Length < length)
+        if (_buffer is null || _buffer.Length < length)
         {
-            buffer?.Dispose();
-            buffer = a.Allocate1D<float>(length);
+            _buffer?.Dispose();
+            _buffer = a.Allocate1D<float>(length);
         }
-        return ((ArrayView<float>)buffer.View).SubView(0, length);
+        return ((ArrayView<float>)_buffer.View).SubView(0, length);
     }
 }

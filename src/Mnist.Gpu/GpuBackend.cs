@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -29,6 +30,8 @@ public sealed class GpuBackend : Backend, IDisposable
     private MemoryBuffer1D<double, Stride1D.Dense>? _rowLosses;
     private MemoryBuffer1D<int, Stride1D.Dense>? _rowHits;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _lossResult;
+    // The partial products of k-split GEMMs (calls are serialised, so one buffer serves them all).
+    private readonly GrowingBuffer _splitScratch = new();
     private bool _disposed;
 
     /// <param name="gemmSide">The GEMM's group side T (a 4T×4T tile per group).</param>
@@ -51,13 +54,27 @@ public sealed class GpuBackend : Backend, IDisposable
     public override string Name { get; }
     public override DeviceInfo Describe() => _info;
 
-    /// <summary>Binds the accelerator to the calling thread and holds the backend's lock until disposed.</summary>
-    private Lock.Scope Enter()
+    /// <summary>
+    /// Binds the accelerator to the calling thread and holds the backend's lock until disposed; with
+    /// MNIST_GPU_PROFILE=1 the call's device time is counted under the entry point's name.
+    /// </summary>
+    private Call Enter([CallerMemberName] string entry = "")
     {
         var scope = _gate.EnterScope();
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Accelerator.Current != _accelerator) _accelerator.Bind();
-        return scope;
+        return new Call(scope, _accelerator, entry, GpuProfile.Start(_accelerator));
+    }
+
+    private ref struct Call(Lock.Scope scope, Accelerator accelerator, string entry, long start)
+    {
+        private Lock.Scope _scope = scope;
+
+        public void Dispose()
+        {
+            try { GpuProfile.Stop(accelerator, entry, start); }
+            finally { _scope.Dispose(); }
+        }
     }
 
     // ---- storage ----
@@ -155,8 +172,26 @@ public sealed class GpuBackend : Backend, IDisposable
         GemmOn(new GemmShape(transA ? 1 : 0, transB ? 1 : 0, m, n, k, lda, ldb, ldc, beta), V(a), V(b), V(c));
     }
 
-    private void GemmOn(GemmShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c) =>
-        _k.Gemm(GemmKernel.Config(shape, _gemmSide), shape, a, b, c);
+    /// <summary>One GEMM, split along k when its tiles alone would leave the device idle (GemmKernel.SplitK).</summary>
+    private void GemmOn(GemmShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
+    {
+        long start = GpuProfile.Start(_accelerator);
+        int chunk = GemmKernel.SplitK(shape.M, shape.N, shape.K, _gemmSide);
+        if (chunk >= shape.K)
+        {
+            _k.Gemm(GemmKernel.Config(shape, _gemmSide), shape, a, b, c);
+        }
+        else
+        {
+            long block = (long)shape.M * shape.N;
+            var split = shape with { Ldc = shape.N, Beta = 0f, KChunk = chunk, SplitStride = block };
+            var partial = _splitScratch.Get(_accelerator, block * split.Splits);
+            _k.Gemm(GemmKernel.Config(split, _gemmSide), split, a, b, partial);
+            _k.SumSplits((int)block, shape.N, split.Splits, shape.Ldc, shape.Beta, partial, c);
+        }
+        if (GpuProfile.Enabled)
+            GpuProfile.Stop(_accelerator, $"  gemm {shape.M}x{shape.N}x{shape.K}{(shape.TransA != 0 ? " Aᵀ" : "")}{(shape.TransB != 0 ? " Bᵀ" : "")}", start);
+    }
 
     public override void AddRowBias(Tensor y, int rows, Tensor bias)
     {

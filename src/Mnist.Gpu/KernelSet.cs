@@ -21,6 +21,7 @@ internal sealed class KernelSet(Accelerator a)
     public readonly Action<Index1D, ActivationFunction, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Derive = a.LoadAutoGroupedStreamKernel<Index1D, ActivationFunction, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementKernels.Derive);
 
     public readonly Action<KernelConfig, GemmShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> Gemm = a.LoadStreamKernel<GemmShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GemmKernel.Run);
+    public readonly Action<Index1D, int, int, int, float, ArrayView<float>, ArrayView<float>> SumSplits = a.LoadAutoGroupedStreamKernel<Index1D, int, int, int, float, ArrayView<float>, ArrayView<float>>(GemmKernel.SumSplits);
 
     public readonly Action<Index1D, ConvGeometry, int, ArrayView<float>, ArrayView<float>> Unfold = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, int, ArrayView<float>, ArrayView<float>>(ConvKernels.Unfold);
     public readonly Action<Index1D, ConvGeometry, int, ArrayView<float>, ArrayView<float>> Fold = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, int, ArrayView<float>, ArrayView<float>>(ConvKernels.Fold);

@@ -52,16 +52,17 @@ let private agree tolerance what (inputs: float32[] list) (f: Backend -> Tensor 
 
 let private entryPointTests =
     testList "entry points agree with the CPU" [
-        test "gemm, all four transposition cases, beta 0 and 0.5" {
-            for ta in [ false; true ] do
-                for tb in [ false; true ] do
-                    for beta in [ 0.0f; 0.5f ] do
-                        let m, n, k = 37, 45, 70
-                        agree 1e-5f $"gemm {ta} {tb} {beta}" [ random 1 (m * k); random 2 (k * n); random 3 (m * n) ] (fun b ts ->
-                            let c = ts[2]
-                            b.Gemm(ta, tb, m, n, k, ts[0], (if ta then m else k), ts[1], (if tb then k else n), c, n, beta)
-                            [ c ])
-        }
+        // k = 70 fits one slice; k = 1300 on a few tiles is split along k, its last slice shorter.
+        for (what, m, n, k) in [ "gemm", 37, 45, 70; "gemm split along k", 10, 12, 1300 ] do
+            test $"{what} ({m}x{n}x{k}), all four transposition cases, beta 0 and 0.5" {
+                for ta in [ false; true ] do
+                    for tb in [ false; true ] do
+                        for beta in [ 0.0f; 0.5f ] do
+                            agree 1e-5f $"{what} {ta} {tb} {beta}" [ random 1 (m * k); random 2 (k * n); random 3 (m * n) ] (fun b ts ->
+                                let c = ts[2]
+                                b.Gemm(ta, tb, m, n, k, ts[0], (if ta then m else k), ts[1], (if tb then k else n), c, n, beta)
+                                [ c ])
+            }
         test "bias, row sums, axpy, multiply, fill and copy" {
             agree 1e-6f "elementwise" [ random 4 60; random 5 12; random 6 60 ] (fun b ts ->
                 let y, bias, x = ts[0], ts[1], ts[2]

@@ -55,9 +55,10 @@ internal sealed class ResidualKind : LayerKind<ResidualSpec, ResidualBlock>
 
     /// <summary>
     /// Blocks chain five float32 layers: their rounding (and, at ReLU, kinks the checker steps
-    /// around) costs about a percent on small elements, so 2%. The float64 check holds them to 1e-3.
+    /// around) costs a percent or two on small elements (2.7% on an H200, whose sums round
+    /// differently, for bn2's scale of the tanh block), so 3%. The float64 check holds them to 1e-3.
     /// </summary>
-    private static readonly GradCheckOptions Block = new() { Tolerance = 2e-2 };
+    private static readonly GradCheckOptions Block = new() { Tolerance = 3e-2 };
 
     internal override IEnumerable<LayerCheck> Checks =>
     [
