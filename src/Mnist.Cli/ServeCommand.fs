@@ -15,6 +15,7 @@ type ServeArgs =
     | Registry of url: string
     | Data_Dir of path: string
     | Predictors of count: int
+    | Prediction_Queue of count: int
     | Device of device: string
     | Admin_Token of token: string
     | Log_Level of level: string
@@ -29,6 +30,8 @@ type ServeArgs =
                 "the registry the dashboard lists and trains into: postgres://user[:password]@host[:port]/database, or an SQLite file (default: MNIST_REGISTRY, else <results>/runs.db)"
             | Data_Dir _ -> "MNIST folder for training from the dashboard (default: MNIST_DATA, else the cache)"
             | Predictors _ -> "predictions computed at once, each with its own network copy (default: one per core)"
+            | Prediction_Queue _ ->
+                $"prediction requests that may wait for a predictor; beyond them the answer is 503 with Retry-After (default {Overload.QueuePerPredictor} per predictor)"
             | Device _ -> deviceUsage + "; predictions and dashboard training run there"
             | Admin_Token _ -> "token that starting/cancelling training and switching the model need (default: made and printed at start when listening beyond localhost)"
             | Log_Level _ -> "least severe log messages shown: trace, debug, information (every request), warning (default), error, critical, none"
@@ -52,6 +55,10 @@ let run (args: ParseResults<ServeArgs>) =
             Registry = Option.toObj registry,
             DataDir = Option.toObj (args.TryGetResult Data_Dir),
             Predictors = args.GetResult(Predictors, defaults.Predictors),
+            PredictionQueue =
+                Option.toNullable (
+                    args.TryGetResult Prediction_Queue
+                    |> Option.map (fun q -> if q < 0 then raise (Mnist.Core.MnistException $"--prediction-queue must be 0 or more, got {q}") else q)),
             Device = args.GetResult(Device, defaults.Device),
             Log = (fun line -> printfn "%s" line))
     WebServer.Run options
