@@ -6,19 +6,20 @@ using Microsoft.AspNetCore.RateLimiting;
 namespace Mnist.Web;
 
 /// <summary>
-/// Predictions are limited to a few at a time with a bounded queue (ASP.NET Core's concurrency
+/// Predictions are limited to a few at a time with a short queue (ASP.NET Core's concurrency
 /// limiter): beyond that the server answers at once 503 with Retry-After, instead of letting a
-/// queue grow until every answer is late. The queue holds what the predictors clear in a few
-/// milliseconds (a classic prediction takes about 0.2 ms), so a burst of clients waits briefly
-/// instead of being refused and retrying at once: refusals that are retried straight away cost
-/// the cores more than the predictions they displace.
+/// queue grow until every answer is late. With 64 clients in flight on 2 cores, admitting them all
+/// puts the mean wait at about 30 ms (Little's law at ~2,100 predictions/s); a queue of 4 per
+/// predictor keeps the p99 of the answered requests near 20 ms for clients that honour
+/// Retry-After, at a few percent refused (BENCHMARKS.md, overload). Clients that ask again at once
+/// get many more refusals: the queue cannot help them without making everyone wait.
 /// </summary>
 public static class Overload
 {
     public const string PredictPolicy = "predict";
 
     /// <summary>Requests that may wait per predictor when the queue is not set.</summary>
-    public const int QueuePerPredictor = 32;
+    public const int QueuePerPredictor = 4;
 
     /// <summary>Seconds a refused client is asked to wait.</summary>
     public const int RetryAfterSeconds = 1;
