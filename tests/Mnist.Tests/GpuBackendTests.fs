@@ -52,8 +52,9 @@ let private agree tolerance what (inputs: float32[] list) (f: Backend -> Tensor 
 
 let private entryPointTests =
     testList "entry points agree with the CPU" [
-        // k = 70 fits one slice; k = 1300 on a few tiles is split along k, its last slice shorter.
-        for (what, m, n, k) in [ "gemm", 37, 45, 70; "gemm split along k", 10, 12, 1300 ] do
+        // k = 70 fits one slice; k = 1300 on a few tiles is split along k, its last slice shorter;
+        // k = 0 only scales c by beta.
+        for (what, m, n, k) in [ "gemm", 37, 45, 70; "gemm split along k", 10, 12, 1300; "gemm with k = 0", 5, 6, 0 ] do
             test $"{what} ({m}x{n}x{k}), all four transposition cases, beta 0 and 0.5" {
                 for ta in [ false; true ] do
                     for tb in [ false; true ] do

@@ -14,7 +14,8 @@ internal readonly record struct GemmShape(int TransA, int TransB, int M, int N, 
     public GemmShape(int transA, int transB, int m, int n, int k, int lda, int ldb, int ldc, float beta)
         : this(transA, transB, m, n, k, lda, ldb, ldc, beta, Math.Max(k, 1), 0) { }
 
-    public int Splits => (K + KChunk - 1) / KChunk;
+    /// <summary>Group slices along k (one even for k = 0, which scales c by beta).</summary>
+    public int Splits => Math.Max(1, (K + KChunk - 1) / KChunk);
 }
 
 /// <summary>
