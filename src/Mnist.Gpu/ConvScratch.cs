@@ -27,6 +27,8 @@ internal sealed class GrowingBuffer
     {
         if (_buffer is null || _buffer.Length < length)
         {
+            // Launched kernels may still use the old buffer (CUDA runs them asynchronously).
+            if (_buffer is not null) a.Synchronize();
             _buffer?.Dispose();
             _buffer = a.Allocate1D<float>(length);
         }

@@ -230,6 +230,7 @@ public sealed class GpuBackend : Backend, IDisposable
         GemmOn(new GemmShape(0, 0, outChannels, columns, g.ColRows, g.ColRows, columns, columns, 0f), V(w), cols, product);
         _k.ToImages(batch * outChannels * g.ColCols, outChannels, g.ColCols, batch, product, V(bias, outChannels),
             V(y, batch * outChannels * g.ColCols));
+        GC.KeepAlive(scratch); // the kernels hold views only (see GpuBuffer)
     }
 
     public override void ConvBackwardData(in ConvGeometry g, int outChannels, int batch, Tensor dy, Tensor w, Tensor dx,
@@ -245,6 +246,7 @@ public sealed class GpuBackend : Backend, IDisposable
         // dcols = Wᵀ·dy: W is [out, ColRows].
         GemmOn(new GemmShape(1, 0, g.ColRows, columns, outChannels, g.ColRows, columns, columns, 0f), V(w), product, dcols);
         _k.Fold(batch * g.ImageSize, g, batch, dcols, V(dx, batch * g.ImageSize));
+        GC.KeepAlive(scratch);
     }
 
     public override void ConvBackwardWeights(in ConvGeometry g, int outChannels, int batch, Tensor x, Tensor dy, Tensor dw,
@@ -267,6 +269,7 @@ public sealed class GpuBackend : Backend, IDisposable
         GemmOn(new GemmShape(0, 1, outChannels, g.ColRows, columns, columns, columns, g.ColRows, 0f), product, cols,
             V(dw, outChannels * g.ColRows));
         _k.RowSums(Reduce.PerItem(outChannels, _reduceThreads), columns, product, V(db, outChannels));
+        GC.KeepAlive(scratch);
     }
 
     // ---- pooling ----
@@ -460,6 +463,20 @@ public sealed class GpuBackend : Backend, IDisposable
     public override void AdamUpdate(Tensor p, Tensor g, Tensor m, Tensor v, float beta1, float beta2, float eps, float stepSize,
         float correction2Sqrt, in WeightPenalty penalty) =>
         Update(UpdateRule.Adam, beta1, beta2, eps, stepSize, correction2Sqrt, penalty, p, g, m, v);
+
+    /// <summary>
+    /// Frees one buffer once no kernel can be using it: under the lock (no launch in progress) and
+    /// after the device has finished what was launched. Called by finalizers.
+    /// </summary>
+    internal void Release(MemoryBuffer memory)
+    {
+        lock (_gate)
+        {
+            if (_disposed) return; // the accelerator took its memory with it
+            _accelerator.Synchronize();
+            memory.Dispose();
+        }
+    }
 
     /// <summary>Frees the device memory and the accelerator; the backend cannot be used afterwards.</summary>
     public void Dispose()

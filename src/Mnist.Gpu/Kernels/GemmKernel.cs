@@ -41,7 +41,8 @@ internal static class GemmKernel
     public static KernelConfig Config(GemmShape s, int side)
     {
         int tile = PerThread * side;
-        return new(new Index3D((s.N + tile - 1) / tile, (s.M + tile - 1) / tile, s.Splits), new Index3D(side, side, 1),
+        // The k slices sit side by side along x (a 3D grid misbehaved on ILGPU's CPU accelerator).
+        return new(new Index2D((s.N + tile - 1) / tile * s.Splits, (s.M + tile - 1) / tile), new Index2D(side, side),
             SharedMemoryConfig.RequestDynamic<float>(2 * Depth * tile));
     }
 
@@ -66,7 +67,8 @@ internal static class GemmKernel
         var tileA = shared.SubView(0, Depth * tile); // [kk, row]
         var tileB = shared.SubView(Depth * tile, Depth * tile); // [kk, col]
         int tx = Group.IdxX, ty = Group.IdxY, thread = ty * threads + tx;
-        int row0 = Grid.IdxY * tile, col0 = Grid.IdxX * tile, slice = Grid.IdxZ;
+        int tilesX = (s.N + tile - 1) / tile, slice = Grid.IdxX / tilesX;
+        int row0 = Grid.IdxY * tile, col0 = Grid.IdxX % tilesX * tile;
         int kBegin = slice * s.KChunk, kEnd = Math.Min(s.K, kBegin + s.KChunk);
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
