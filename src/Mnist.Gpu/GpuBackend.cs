@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using Mnist.Core.Backends;
@@ -90,42 +89,48 @@ public sealed class GpuBackend : Backend, IDisposable
         return new GpuBuffer<T>(this, memory);
     }
 
-    protected override void UploadCore(ReadOnlySpan<float> source, DeviceBuffer target, int offset)
+    // ILGPU copies to and from the host through a raw address it takes to be pinned (it allocates
+    // before it copies, so a garbage collection can come in between): a managed array that moved
+    // would be read or overwritten at its old place. Each copy below pins the host memory, and
+    // keeps the device buffer alive (its finalizer frees the memory).
+
+    protected override unsafe void UploadCore(ReadOnlySpan<float> source, DeviceBuffer target, int offset)
     {
         if (source.IsEmpty) return;
         using var _ = Enter();
         var buffer = Floats(target);
-        ((ArrayView<float>)buffer.Memory.View).SubView(offset, source.Length)
-            .CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
-        // The copy works on a raw address: the buffer must outlive it (its finalizer frees the memory).
+        fixed (float* host = source)
+            ((ArrayView<float>)buffer.Memory.View).SubView(offset, source.Length).CopyFromCPU(ref *host, source.Length);
         GC.KeepAlive(buffer);
     }
 
-    protected override void DownloadCore(DeviceBuffer source, int offset, Span<float> target)
+    protected override unsafe void DownloadCore(DeviceBuffer source, int offset, Span<float> target)
     {
         if (target.IsEmpty) return;
         using var _ = Enter();
         var buffer = Floats(source);
-        ((ArrayView<float>)buffer.Memory.View).SubView(offset, target.Length)
-            .CopyToCPU(ref MemoryMarshal.GetReference(target), target.Length);
+        fixed (float* host = target)
+            ((ArrayView<float>)buffer.Memory.View).SubView(offset, target.Length).CopyToCPU(ref *host, target.Length);
         GC.KeepAlive(buffer);
     }
 
-    protected override void UploadCore(ReadOnlySpan<int> source, DeviceBuffer target)
+    protected override unsafe void UploadCore(ReadOnlySpan<int> source, DeviceBuffer target)
     {
         if (source.IsEmpty) return;
         using var _ = Enter();
         var buffer = Ints(target);
-        buffer.View(source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+        fixed (int* host = source)
+            buffer.View(source.Length).CopyFromCPU(ref *host, source.Length);
         GC.KeepAlive(buffer);
     }
 
-    protected override void DownloadCore(DeviceBuffer source, Span<int> target)
+    protected override unsafe void DownloadCore(DeviceBuffer source, Span<int> target)
     {
         if (target.IsEmpty) return;
         using var _ = Enter();
         var buffer = Ints(source);
-        buffer.View(target.Length).CopyToCPU(ref MemoryMarshal.GetReference(target), target.Length);
+        fixed (int* host = target)
+            buffer.View(target.Length).CopyToCPU(ref *host, target.Length);
         GC.KeepAlive(buffer);
     }
 
@@ -416,7 +421,7 @@ public sealed class GpuBackend : Backend, IDisposable
         if (batch > 0)
             _k.LossRows(batch, classes, smoothing, V(logits, n), Ints(labels.Storage).View(batch), V(probabilities, n), losses, hits);
         _k.LossTotal(Reduce.PerItem(1, _reduceThreads), batch, losses, hits, _lossResult.View);
-        Span<float> result = stackalloc float[2];
+        Span<float> result = stackalloc float[2]; // on the stack: nothing to pin
         ((ArrayView<float>)_lossResult.View).CopyToCPU(ref result[0], 2);
         return new LossResult(result[0], (int)result[1], batch);
     }

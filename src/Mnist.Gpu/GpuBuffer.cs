@@ -7,9 +7,9 @@ namespace Mnist.Gpu;
 /// <summary>
 /// The GPU backend's storage: one ILGPU buffer in the accelerator's memory (zeroed when allocated).
 /// A kernel holds only views of it, not the buffer, so a tensor that is no longer referenced could
-/// be finalized while a kernel still reads it (on the CPU accelerator that freed memory crashed the
-/// process): ILGPU's own finalizer is suppressed, and this one frees the memory through the
-/// backend, which waits for the device under its lock first.
+/// be finalized while a kernel still reads it (a GPU runs kernels asynchronously): ILGPU's own
+/// finalizer is suppressed, and this one frees the memory through the backend, which waits for the
+/// device under its lock first.
 /// </summary>
 internal sealed class GpuBuffer<T> : DeviceBuffer where T : unmanaged
 {
