@@ -16,6 +16,7 @@ type ServeArgs =
     | Data_Dir of path: string
     | Predictors of count: int
     | Prediction_Queue of count: int
+    | Refusal_Pause of milliseconds: int
     | Device of device: string
     | Admin_Token of token: string
     | Log_Level of level: string
@@ -29,9 +30,11 @@ type ServeArgs =
             | Registry _ ->
                 "the registry the dashboard lists and trains into: postgres://user[:password]@host[:port]/database, or an SQLite file (default: MNIST_REGISTRY, else <results>/runs.db)"
             | Data_Dir _ -> "MNIST folder for training from the dashboard (default: MNIST_DATA, else the cache)"
-            | Predictors _ -> "predictions computed at once, each with its own network copy (default: one per core)"
+            | Predictors _ -> "predictions computed at once, each with its own network copy (default: one per two cores)"
             | Prediction_Queue _ ->
                 $"prediction requests that may wait for a predictor; beyond them the answer is 503 with Retry-After (default {Overload.QueuePerPredictor} per predictor)"
+            | Refusal_Pause _ ->
+                $"milliseconds a refused prediction request is held before its 503, so clients that ignore Retry-After cannot flood the cores with retries (default {Overload.RefusalPauseMs}; 0 answers at once)"
             | Device _ -> deviceUsage + "; predictions and dashboard training run there"
             | Admin_Token _ -> "token that starting/cancelling training and switching the model need (default: made and printed at start when listening beyond localhost)"
             | Log_Level _ -> "least severe log messages shown: trace, debug, information (every request), warning (default), error, critical, none"
@@ -59,6 +62,11 @@ let run (args: ParseResults<ServeArgs>) =
                 Option.toNullable (
                     args.TryGetResult Prediction_Queue
                     |> Option.map (fun q -> if q < 0 then raise (Mnist.Core.MnistException $"--prediction-queue must be 0 or more, got {q}") else q)),
+            RefusalPauseMs =
+                (match args.TryGetResult Refusal_Pause with
+                 | Some ms when ms < 0 -> raise (Mnist.Core.MnistException $"--refusal-pause must be 0 or more, got {ms}")
+                 | Some ms -> ms
+                 | None -> defaults.RefusalPauseMs),
             Device = args.GetResult(Device, defaults.Device),
             Log = (fun line -> printfn "%s" line))
     WebServer.Run options

@@ -40,8 +40,12 @@ public sealed record ServeOptions
     /// <summary>Whether <see cref="Host"/>/<see cref="Port"/> decide where to listen (else <see cref="Urls"/> or ASP.NET Core's own settings do).</summary>
     public bool ListensWhereGiven => Host is not null || Port is not null || Urls is null;
 
-    /// <summary>Predictions that run at once (each has its own copy of the network); default: one per core.</summary>
-    public int Predictors { get; init; } = Environment.ProcessorCount;
+    /// <summary>
+    /// Predictions that run at once (each has its own copy of the network); default: one per two
+    /// cores. A prediction already spreads its larger products over the cores, and on two cores
+    /// two predictions at once made the slowest answers ten times slower (BENCHMARKS.md, overload).
+    /// </summary>
+    public int Predictors { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Where predictions and dashboard training run: "cpu" (the default), "cuda", "cuda:N", "ilgpu-cpu".</summary>
     public string Device { get; init; } = DeviceName.Cpu;
@@ -54,6 +58,9 @@ public sealed record ServeOptions
 
     /// <summary>Prediction requests that may wait for a turn (null: <see cref="Overload.QueuePerPredictor"/> times <see cref="Predictors"/>); beyond these the answer is 503 with Retry-After.</summary>
     public int? PredictionQueue { get; init; }
+
+    /// <summary>How long a refused prediction request is held before its 503 (see <see cref="Overload"/>); 0 answers at once.</summary>
+    public int RefusalPauseMs { get; init; } = Overload.RefusalPauseMs;
 
     /// <summary>The token writes need from beyond localhost (null: made at start when listening beyond it).</summary>
     public string? AdminToken { get; init; }
@@ -96,6 +103,7 @@ public sealed record ServeOptions
             AdminToken = text("admin-token"),
             PredictionsInFlight = text("predictions-in-flight") is null ? null : number("predictions-in-flight", 1, 1),
             PredictionQueue = text("prediction-queue") is null ? null : number("prediction-queue", 0, 0),
+            RefusalPauseMs = number("refusal-pause", defaults.RefusalPauseMs, 0),
             LogLevel = text("log-level") is { } level ? ParseLogLevel(level) : null,
         };
     }

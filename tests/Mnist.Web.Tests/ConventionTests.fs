@@ -171,7 +171,7 @@ let openApi =
 let overload =
     testList "web conventions: overload"
         [ testT "64 uploads at once: every one answered, 200 or 503 with Retry-After, never a queue that grows" <| fun () -> task {
-              // one predictor: 2 requests in flight and 32 waiting at most
+              // one predictor: 2 requests in flight and 1 waiting at most; the rest are refused
               use f = factory [ "model", modelPath.Value; "results", scratch "overload"; "predictors", "1" ]
               let c = f.CreateClient()
               let file = photo 0 TestImages.defaultPhoto
@@ -187,6 +187,26 @@ let overload =
                   expectProblem a 503 ApiErrorCode.Overloaded "refused"
                   Expect.equal (String.Join(",", a.Headers.GetValues "Retry-After")) "1" "Retry-After"
               for a in ok do Expect.equal (a.Body.GetProperty("digit").GetInt32()) (int testSet.Value.Labels[0]) "the right digit"
+          }
+
+          testT "a refusal is held --refusal-pause before its 503, and 0 answers at once" <| fun () -> task {
+              let file = photo 0 TestImages.defaultPhoto
+              let timed (c: Net.Http.HttpClient) =
+                  task {
+                      let clock = Diagnostics.Stopwatch.StartNew()
+                      let! answer = predict c (raw (Some "image/jpeg") file)
+                      return answer.Status, clock.Elapsed.TotalMilliseconds
+                  }
+              for pause in [ 400; 0 ] do
+                  use f = factory [ "model", modelPath.Value; "results", scratch $"pause-{pause}"; "predictors", "1"; "refusal-pause", string pause ]
+                  let c = f.CreateClient()
+                  let! answers = Task.WhenAll(Array.init 64 (fun _ -> timed c))
+                  let refused = answers |> Array.filter (fun (status, _) -> status = 503) |> Array.map snd
+                  Expect.isNonEmpty refused $"pause {pause}: some refused"
+                  if pause > 0 then
+                      Expect.isTrue (Array.min refused >= float pause) $"every refusal took at least {pause} ms (fastest {Array.min refused:F0} ms)"
+                  else
+                      Expect.isTrue (Array.min refused < 400.0) $"without a pause a refusal comes at once (fastest {Array.min refused:F0} ms)"
           } ]
 
 /// Log messages the app writes, caught for tests.

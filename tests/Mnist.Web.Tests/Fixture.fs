@@ -71,5 +71,7 @@ let factory (settings: (string * string) list) =
 /// The shared API server: the test model, an empty results folder.
 let api =
     lazy
-        (let f = factory [ "model", modelPath.Value; "results", scratch "results"; "data", mnistDir ]
+        // Tests share this server and run side by side: a queue long enough that none is refused
+        // (the default refuses beyond three requests per predictor; the overload tests check that).
+        (let f = factory [ "model", modelPath.Value; "results", scratch "results"; "data", mnistDir; "prediction-queue", "64" ]
          f, f.CreateClient())
