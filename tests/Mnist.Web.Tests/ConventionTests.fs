@@ -182,7 +182,7 @@ let overload =
               let others = answers |> Array.filter (fun a -> a.Status <> 200 && a.Status <> 503) |> Array.truncate 1 |> Array.map (fun a -> $"{a.Status} {a.Text}")
               Expect.equal (ok.Length + refused.Length) 64 $"every request is answered 200 or 503 ({String.Join(' ', others)})"
               Expect.isNonEmpty ok "some are served"
-              Expect.isNonEmpty refused "the rest are refused at once"
+              Expect.isNonEmpty refused "the rest are refused"
               for a in refused do
                   expectProblem a 503 ApiErrorCode.Overloaded "refused"
                   Expect.equal (String.Join(",", a.Headers.GetValues "Retry-After")) "1" "Retry-After"
@@ -204,7 +204,8 @@ let overload =
                   let refused = answers |> Array.filter (fun (status, _) -> status = 503) |> Array.map snd
                   Expect.isNonEmpty refused $"pause {pause}: some refused"
                   if pause > 0 then
-                      Expect.isTrue (Array.min refused >= float pause) $"every refusal took at least {pause} ms (fastest {Array.min refused:F0} ms)"
+                      // (a timer may fire a millisecond early against the stopwatch)
+                      Expect.isTrue (Array.min refused >= float pause - 5.0) $"every refusal took at least {pause} ms (fastest {Array.min refused:F0} ms)"
                   else
                       Expect.isTrue (Array.min refused < 400.0) $"without a pause a refusal comes at once (fastest {Array.min refused:F0} ms)"
           } ]
