@@ -622,7 +622,7 @@ let private dropoutKernelTests =
 
 [<Tests>]
 let tests =
-    testSequenced
+    testSequencedGroup TestData.kernelSettings
     <| testList "Kernels" [
         gemmTests; im2colTests; convolutionTests; poolingTests; elementwiseTests
         activationTests; batchNormKernelTests; dropoutKernelTests ]

@@ -375,7 +375,7 @@ let private stateTests =
             adam.NameParameters [| "0.w"; "1.w" |]
             Expect.equal (adam.StateNames |> Seq.toList) [ "0.w.exp_avg"; "1.w.exp_avg"; "0.w.exp_avg_sq"; "1.w.exp_avg_sq" ] "renamed"
         }
-        test "no allocation after the first step" {
+        testSequencedGroup TestData.kernelSettings <| test "no allocation after the first step" {
             for name in allNames do
                 let ps = makeParams ()
                 let opt = create (OptimizerConfig(name, L1 = 0.001f, L2 = 0.01f)) ps

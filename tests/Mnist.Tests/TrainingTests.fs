@@ -272,7 +272,7 @@ let private bytesPerThreeSteps () =
 
 [<Tests>]
 let allocation =
-    test "Training.a steady-state training step allocates nothing" {
+    testSequencedGroup kernelSettings <| test "Training.a steady-state training step allocates nothing" {
         Expect.equal (bytesPerThreeSteps ()) 0L "bytes allocated by three steps"
     }
 
