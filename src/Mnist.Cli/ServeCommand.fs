@@ -39,6 +39,10 @@ type ServeArgs =
             | Admin_Token _ -> "token that starting/cancelling training and switching the model need (default: made and printed at start when listening beyond localhost)"
             | Log_Level _ -> "least severe log messages shown: trace, debug, information (every request), warning (default), error, critical, none"
 
+/// A count option that may be 0 but not negative.
+let private notNegative (flag: string) (value: int) =
+    if value < 0 then raise (Mnist.Core.MnistException $"--{flag} must be 0 or more, got {value}") else value
+
 let run (args: ParseResults<ServeArgs>) =
     let defaults = ServeOptions()
     let results = args.GetResult(Results, defaults.ResultsDir)
@@ -58,15 +62,9 @@ let run (args: ParseResults<ServeArgs>) =
             Registry = Option.toObj registry,
             DataDir = Option.toObj (args.TryGetResult Data_Dir),
             Predictors = args.GetResult(Predictors, defaults.Predictors),
-            PredictionQueue =
-                Option.toNullable (
-                    args.TryGetResult Prediction_Queue
-                    |> Option.map (fun q -> if q < 0 then raise (Mnist.Core.MnistException $"--prediction-queue must be 0 or more, got {q}") else q)),
+            PredictionQueue = Option.toNullable (args.TryGetResult Prediction_Queue |> Option.map (notNegative "prediction-queue")),
             RefusalPauseMs =
-                (match args.TryGetResult Refusal_Pause with
-                 | Some ms when ms < 0 -> raise (Mnist.Core.MnistException $"--refusal-pause must be 0 or more, got {ms}")
-                 | Some ms -> ms
-                 | None -> defaults.RefusalPauseMs),
+                (args.TryGetResult Refusal_Pause |> Option.map (notNegative "refusal-pause") |> Option.defaultValue defaults.RefusalPauseMs),
             Device = args.GetResult(Device, defaults.Device),
             Log = (fun line -> printfn "%s" line))
     WebServer.Run options
