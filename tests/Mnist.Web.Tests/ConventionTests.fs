@@ -207,24 +207,27 @@ let overload =
                   }
               // Requests let in wait for the predictor; once three do, the next one is refused.
               let waiting = ResizeArray<Task<Answer * float>>()
-              let mutable full = false
-              while not full && waiting.Count < 10 do
-                  let next = probe ()
-                  let! finished = Task.WhenAny(next, Task.Delay 5000) // a refusal comes back within 0.4 s plus little
-                  if obj.ReferenceEquals(finished, next) then
-                      let answer, _ = next.Result
-                      Expect.equal answer.Status 503 $"only a refusal comes back while the predictor is held: {answer.Text}"
-                      full <- true
-                  else waiting.Add next
-              Expect.equal waiting.Count 3 "two requests in flight and one waiting fill the server"
-              let! probes = Task.WhenAll(Array.init 4 (fun _ -> probe ()))
-              for answer, ms in probes do
-                  expectProblem answer 503 ApiErrorCode.Overloaded "refused while full"
-                  Expect.equal (String.Join(",", answer.Headers.GetValues "Retry-After")) "1" "Retry-After"
-                  // only a lower bound: a loaded machine makes a refusal later, never earlier
-                  // (and a timer may fire a millisecond early against the stopwatch)
-                  Expect.isTrue (ms >= 395.0) $"a refusal is held 400 ms first (this one {ms:F0} ms)"
-              release.Set()
+              try
+                  let mutable full = false
+                  while not full && waiting.Count < 10 do
+                      let next = probe ()
+                      let! finished = Task.WhenAny(next, Task.Delay 5000) // a refusal comes back within 0.4 s plus little
+                      if obj.ReferenceEquals(finished, next) then
+                          let answer, _ = next.Result
+                          Expect.equal answer.Status 503 $"only a refusal comes back while the predictor is held: {answer.Text}"
+                          full <- true
+                      else waiting.Add next
+                  Expect.equal waiting.Count 3 "two requests in flight and one waiting fill the server"
+                  let! probes = Task.WhenAll(Array.init 4 (fun _ -> probe ()))
+                  for answer, ms in probes do
+                      expectProblem answer 503 ApiErrorCode.Overloaded "refused while full"
+                      Expect.equal (String.Join(",", answer.Headers.GetValues "Retry-After")) "1" "Retry-After"
+                      // only a lower bound: a loaded machine makes a refusal later, never earlier
+                      // (and a timer may fire a millisecond early against the stopwatch)
+                      Expect.isTrue (ms >= 395.0) $"a refusal is held 400 ms first (this one {ms:F0} ms)"
+              finally
+                  // Also when a check fails: a predictor left held makes disposing the server wait forever.
+                  release.Set()
               let! _ = holder
               let! answers = Task.WhenAll waiting
               for a, _ in answers do
