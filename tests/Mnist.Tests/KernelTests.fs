@@ -130,6 +130,24 @@ let private gemmTests =
                                 expectSame $"{path} {describe c}, {threads} threads" serial run))
         }
 
+        test "an edge tile gives the bits a full tile gives, on every tile" {
+            // The same rows of A and columns of B, once cut to partial tiles and once inside a full
+            // 64-column product: every element must come out bit for bit the same.
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for m, k in [ 13, 5; 6, 300; 4, 700 ] do
+                        for n in [ 1; 4; 8; 9; 15; 16; 17; 31; 33; 47 ] do
+                            for beta in [ 0.0f; 1.0f ] do
+                                let a, b = rand 21 (m * k), rand 22 (k * 64)
+                                let start = rand 23 (m * 64)
+                                let full, part = Array.copy start, Array.copy start
+                                Gemm.Sgemm(false, false, m, 64, k, a, k, b, 64, full, 64, beta)
+                                Gemm.Sgemm(false, false, m, n, k, a, k, b, 64, part, 64, beta)
+                                for i in 0 .. m - 1 do
+                                    expectSame $"{path} {m}x{n}x{k} beta={beta} row {i}" full[i * 64 .. i * 64 + n - 1] part[i * 64 .. i * 64 + n - 1]
+                                    expectSame $"{path} {m}x{n}x{k} beta={beta} row {i} untouched" start[i * 64 + n .. i * 64 + 63] part[i * 64 + n .. i * 64 + 63])
+        }
+
         test "k = 0 scales C by beta, and beta = 0 never reads C" {
             let c = Array.create 6 4.0f
             Gemm.Sgemm(false, false, 2, 3, 0, Array.empty<float32>, 1, Array.empty<float32>, 3, c, 3, 0.5f)

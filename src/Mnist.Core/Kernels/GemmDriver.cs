@@ -144,10 +144,23 @@ internal static unsafe class GemmDriver
         else GemmMicroKernels.Portable(kc, a, b, c, ldc, accumulate);
     }
 
-    /// <summary>A partial tile goes through a full-size scratch tile, so it sees the same arithmetic.</summary>
+    /// <summary>
+    /// A partial tile: the AVX tiles mask their loads and stores; the portable one goes through a
+    /// full-size scratch tile. Either way it sees the same arithmetic as a full tile.
+    /// </summary>
     private static void EdgeTile(GemmPath path, int nr, int kc, float* a, float* b, float* c, nint ldc, bool accumulate,
         int h, int w, float* edge)
     {
+        if (path == GemmPath.Avx512)
+        {
+            GemmMicroKernels.Avx512Edge(kc, a, b, c, ldc, accumulate, h, w);
+            return;
+        }
+        if (path == GemmPath.Avx2)
+        {
+            GemmMicroKernels.Avx2Edge(kc, a, b, c, ldc, accumulate, h, w);
+            return;
+        }
         if (accumulate)
             for (int r = 0; r < h; r++)
                 for (int j = 0; j < w; j++) edge[r * nr + j] = c[r * ldc + j];
