@@ -196,7 +196,9 @@ let private convGeometries =
       ConvGeometry(1, 5, 5, 3, 3, 3, 2)
       ConvGeometry(4, 6, 7, 2, 3, 1, 0)
       ConvGeometry(1, 4, 4, 5, 5, 1, 2)     // kernel larger than the image
-      ConvGeometry(2, 3, 3, 3, 3, 1, 3) ]   // whole rows of padding
+      ConvGeometry(2, 3, 3, 3, 3, 1, 3)     // whole rows of padding
+      ConvGeometry(40, 6, 7, 3, 3, 1, 1)    // 360 column rows: two GEMM k-slices
+      ConvGeometry(13, 9, 8, 5, 5, 2, 2) ]  // 325 rows, strided
 
 #nowarn "9" // pointers into pinned arrays for the internal fold
 let private foldScratch (g: ConvGeometry) (cols: float32[]) (image: float32[]) =
@@ -282,6 +284,15 @@ let private convolutionTests =
                 let x, w, bias, dy = convInputs g outC batch 21
                 expectConv $"{g} out {outC} batch {batch}" g batch
                     (convReference g outC batch x w bias dy) (convFast g outC batch x w bias dy (Workspace()))
+        }
+
+        test "matches the reference on every tile (im2col packs its columns for the tile's width)" {
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for (g, outC, batch) in convCases |> List.filter (fun (_, _, b) -> b = 3) do
+                        let x, w, bias, dy = convInputs g outC batch 25
+                        expectConv $"{path} {g} out {outC}" g batch
+                            (convReference g outC batch x w bias dy) (convFast g outC batch x w bias dy (Workspace())))
         }
 
         test "backward weights depends on its arguments only (fresh workspace, or after a forward on other data)" {

@@ -32,7 +32,7 @@ public static class Convolution
         ArgumentNullException.ThrowIfNull(ws);
         if (batch == 0) return;
         bool direct = IsPointwise(g);
-        var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * g.ColRows * g.ColCols);
+        var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * Im2Col.PackedSize(g));
         var packedW = ws.Get(WeightsSlot, GemmDriver.PackedASize(outChannels, g.ColRows));
         fixed (float* px = x, pw = w, pb = bias, py = y, ps = scratch, pp = packedW)
         {
@@ -108,10 +108,11 @@ public static class Convolution
     [ThreadStatic] private static BackwardDataJob? _backwardData;
     [ThreadStatic] private static BackwardWeightsJob? _backwardWeights;
 
-    /// <summary>y_n (O×OH·OW) = W (O×CKK) · cols_n (CKK×OH·OW).</summary>
-    private static unsafe GemmProblem ForwardProduct(in ConvGeometry g, int outChannels, float* w, float* cols, float* y, float* packedW) =>
+    /// <summary>y_n (O×OH·OW) = W (O×CKK) · cols_n (CKK×OH·OW); cols_n packed already unless it is the image itself.</summary>
+    private static unsafe GemmProblem ForwardProduct(in ConvGeometry g, int outChannels, float* w, float* cols, float* y, float* packedW,
+        bool colsPacked = false) =>
         new(outChannels, g.ColCols, g.ColRows, new GemmOperand(w, g.ColRows, false), new GemmOperand(cols, g.ColCols, false),
-            y, g.ColCols, 0f, packedW);
+            y, g.ColCols, 0f, packedW, colsPacked ? cols : null);
 
     /// <summary>cols_n (CKK×OH·OW) = Wᵀ (CKK×O) · dy_n (O×OH·OW).</summary>
     private static unsafe GemmProblem DataProduct(in ConvGeometry g, int outChannels, float* w, float* dy, float* cols, float* packedW) =>
@@ -151,7 +152,7 @@ public static class Convolution
             throw new ArgumentException($"convolution buffers too small for {g}, {outChannels} outputs, batch {batch} ({outputName})");
     }
 
-    /// <summary>Per image: unfold into this thread's scratch, then y_n = W·cols + bias.</summary>
+    /// <summary>Per image: unfold into this thread's scratch, packed for the GEMM, then y_n = W·cols + bias.</summary>
     private sealed unsafe class ForwardJob : IParallelWork
     {
         private ConvGeometry _g;
@@ -167,15 +168,15 @@ public static class Convolution
 
         public void Run(int n, int thread)
         {
-            int rows = _g.ColRows, pixels = _g.ColCols;
+            int pixels = _g.ColCols;
             float* image = _x + (long)n * _g.ImageSize, cols = image;
             if (!_direct)
             {
-                cols = _scratch + (long)thread * rows * pixels;
-                Im2Col.Unfold(_g, image, cols, 0, rows);
+                cols = _scratch + (long)thread * Im2Col.PackedSize(_g);
+                Im2Col.UnfoldPacked(_g, image, cols);
             }
             float* y = _y + (long)n * _out * pixels;
-            GemmDriver.Run(ForwardProduct(_g, _out, _w, cols, y, _packedW));
+            GemmDriver.Run(ForwardProduct(_g, _out, _w, cols, y, _packedW, colsPacked: !_direct));
             for (int o = 0; o < _out; o++) Elementwise.AddScalar(new Span<float>(y + (long)o * pixels, pixels), _bias[o]);
         }
     }

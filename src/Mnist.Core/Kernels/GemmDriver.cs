@@ -69,21 +69,23 @@ internal static unsafe class GemmDriver
         ScaleC(p, m0, m1, n0, n1);
         var path = Path;
         int nr = path == GemmPath.Avx512 ? GemmMicroKernels.WideNR : GemmMicroKernels.NR;
-        int kBlocks = KSlices(p);
+        int kBlocks = KSlices(p.K);
         int mcMax = Math.Min(MC, RoundUp(m1 - m0, MR));
         int ncMax = Math.Min(NC, RoundUp(n1 - n0, nr));
         int kcMax = (p.K + kBlocks - 1) / kBlocks;
         float* packA = p.PackedA != null ? null : Buffer(ref _packA, mcMax * kcMax);
-        float* packB = Buffer(ref _packB, ncMax * kcMax);
+        float* packB = p.PackedB != null ? null : Buffer(ref _packB, ncMax * kcMax);
         float* edge = stackalloc float[MR * MaxNR];
         for (int jc = n0; jc < n1; jc += NC)
         {
             int nc = Math.Min(NC, n1 - jc);
             for (int kb = 0; kb < kBlocks; kb++)
             {
-                var (k0, kc) = KSlice(p, kb, kBlocks);
+                var (k0, kc) = KSlice(p.K, kb, kBlocks);
                 bool accumulate = kb > 0 || p.Beta != 0f;
-                GemmPacking.PackB(p, k0, kc, jc, nc, nr, packB);
+                // A pre-packed B: this slice's panels start at RoundUp(N, nr)·k0; jc is a whole number of panels.
+                float* blockB = p.PackedB != null ? p.PackedB + (long)RoundUp(p.N, nr) * k0 + (long)(jc / nr) * kc * nr : packB;
+                if (p.PackedB == null) GemmPacking.PackB(p, k0, kc, jc, nc, nr, packB);
                 for (int ic = m0; ic < m1; ic += MC)
                 {
                     int mc = Math.Min(MC, m1 - ic);
@@ -92,7 +94,7 @@ internal static unsafe class GemmDriver
                     else GemmPacking.PackA(p, ic, mc, k0, kc, packA);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
-                        float* bp = packB + (long)(jr / nr) * kc * nr;
+                        float* bp = blockB + (long)(jr / nr) * kc * nr;
                         int w = Math.Min(nr, nc - jr);
                         for (int ir = 0; ir < mc; ir += MR)
                         {
@@ -117,11 +119,32 @@ internal static unsafe class GemmDriver
     /// </summary>
     public static void PackWholeA(in GemmProblem p, float* dst)
     {
-        int slices = KSlices(p);
+        int slices = KSlices(p.K);
         for (int kb = 0; kb < slices; kb++)
         {
-            var (k0, kc) = KSlice(p, kb, slices);
+            var (k0, kc) = KSlice(p.K, kb, slices);
             GemmPacking.PackA(p, 0, p.M, k0, kc, dst + (long)RoundUp(p.M, MR) * k0);
+        }
+    }
+
+    /// <summary>Floats of a whole packed op(B), k×n, for <see cref="GemmProblem.PackedB"/>.</summary>
+    public static int PackedBSize(int k, int n) => RoundUp(n, NR) * k + 64;
+
+    /// <summary>
+    /// Where row <paramref name="row"/> of a packed k×n op(B) starts: its first NR columns are there,
+    /// each next NR columns <paramref name="panelStride"/> floats further on. The layout is the one
+    /// <see cref="RunBlock"/> packs into, slice after slice (slice kb at RoundUp(n, NR)·k0), and the
+    /// last panel's columns past n must be written as zeros.
+    /// </summary>
+    public static float* PackedBRow(float* packed, int k, int n, int row, out int panelStride)
+    {
+        int slices = KSlices(k), nr = NR;
+        for (int kb = 0; ; kb++)
+        {
+            var (k0, kc) = KSlice(k, kb, slices);
+            if (row >= k0 + kc) continue;
+            panelStride = kc * nr;
+            return packed + (long)RoundUp(n, nr) * k0 + (long)(row - k0) * nr;
         }
     }
 
@@ -129,11 +152,11 @@ internal static unsafe class GemmDriver
     /// K is cut into even KC-deep slices that depend on K alone (never on the thread split), which
     /// keeps threaded results bit-identical.
     /// </summary>
-    private static int KSlices(in GemmProblem p) => (p.K + KC - 1) / KC;
+    private static int KSlices(int k) => (k + KC - 1) / KC;
 
-    private static (int Start, int Length) KSlice(in GemmProblem p, int kb, int slices)
+    private static (int Start, int Length) KSlice(int k, int kb, int slices)
     {
-        int k0 = (int)((long)p.K * kb / slices), k1 = (int)((long)p.K * (kb + 1) / slices);
+        int k0 = (int)((long)k * kb / slices), k1 = (int)((long)k * (kb + 1) / slices);
         return (k0, k1 - k0);
     }
 

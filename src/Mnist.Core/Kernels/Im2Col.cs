@@ -28,16 +28,42 @@ public static class Im2Col
     /// <summary>Rows [r0, r1) of the column matrix, row r written at cols + (r − r0)·OH·OW.</summary>
     internal static unsafe void Unfold(in ConvGeometry g, float* image, float* cols, int r0, int r1)
     {
-        int taps = g.KernelH * g.KernelW, plane = g.ColCols;
-        bool shifted = IsShiftedPlane(g);
-        for (int r = r0; r < r1; r++)
+        for (int r = r0; r < r1; r++) UnfoldRow(g, image, r, cols + (long)(r - r0) * g.ColCols);
+    }
+
+    /// <summary>Floats <see cref="UnfoldPacked"/> needs at its scratch: the packed matrix and one row.</summary>
+    internal static int PackedSize(in ConvGeometry g) => GemmDriver.PackedBSize(g.ColRows, g.ColCols) + g.ColCols;
+
+    /// <summary>
+    /// The whole column matrix straight into the GEMM's packed-B layout (<see cref="GemmProblem.PackedB"/>),
+    /// at the start of <paramref name="scratch"/> (<see cref="PackedSize"/> floats): each row is unfolded
+    /// into the scratch's last row, still in L1, and dealt out in panel-wide pieces, so the GEMM packs
+    /// nothing and the plain matrix is never written.
+    /// </summary>
+    internal static unsafe void UnfoldPacked(in ConvGeometry g, float* image, float* scratch)
+    {
+        int rows = g.ColRows, plane = g.ColCols, nr = GemmDriver.NR;
+        float* row = scratch + GemmDriver.PackedBSize(rows, plane);
+        for (int r = 0; r < rows; r++)
         {
-            int c = r / taps, ky = r % taps / g.KernelW, kx = r % g.KernelW;
-            float* dst = cols + (long)(r - r0) * plane;
-            float* channel = image + (long)c * g.Height * g.Width;
-            if (shifted) UnfoldShiftedRow(g, channel, ky, kx, dst);
-            else UnfoldRow(g, channel, ky, kx, dst);
+            UnfoldRow(g, image, r, row);
+            float* dst = GemmDriver.PackedBRow(scratch, rows, plane, r, out int panelStride);
+            int j = 0;
+            for (; j + nr <= plane; j += nr, dst += panelStride)
+                new ReadOnlySpan<float>(row + j, nr).CopyTo(new Span<float>(dst, nr));
+            if (j == plane) continue;
+            new ReadOnlySpan<float>(row + j, plane - j).CopyTo(new Span<float>(dst, plane - j));
+            new Span<float>(dst + plane - j, nr - (plane - j)).Clear();
         }
+    }
+
+    /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats).</summary>
+    private static unsafe void UnfoldRow(in ConvGeometry g, float* image, int r, float* dst)
+    {
+        int taps = g.KernelH * g.KernelW, c = r / taps, ky = r % taps / g.KernelW, kx = r % g.KernelW;
+        float* channel = image + (long)c * g.Height * g.Width;
+        if (IsShiftedPlane(g)) UnfoldShiftedRow(g, channel, ky, kx, dst);
+        else UnfoldStridedRow(g, channel, ky, kx, dst);
     }
 
     /// <summary>
@@ -76,7 +102,7 @@ public static class Im2Col
     }
 
     /// <summary>Any stride and padding: row by row, zeros outside, a copy (stride 1) or a strided gather inside.</summary>
-    private static unsafe void UnfoldRow(in ConvGeometry g, float* channel, int ky, int kx, float* dst)
+    private static unsafe void UnfoldStridedRow(in ConvGeometry g, float* channel, int ky, int kx, float* dst)
     {
         int oh = g.OutH, ow = g.OutW, s = g.Stride;
         var (lo, hi) = InsideColumns(g, kx);
