@@ -86,7 +86,7 @@ public static class Convolution
         int groups = Math.Min(batch, WeightGroups), size = rows * outChannels;
         bool parallel = Flops(g, outChannels, batch) >= GemmDriver.ParallelFlops;
         int threads = parallel ? KernelThreads.ThreadsFor(groups) : 1;
-        var scratch = direct ? default : ws.Get(ScratchSlot, threads * rows * g.ColCols);
+        var scratch = direct ? default : ws.Get(ScratchSlot, threads * WeightsScratch(g, transposed));
         var partials = ws.Get(PartialsSlot, groups * size);
         fixed (float* px = x, pdy = dy, pdw = dw, ps = scratch, pp = partials)
         {
@@ -118,6 +118,10 @@ public static class Convolution
     private static unsafe GemmProblem DataProduct(in ConvGeometry g, int outChannels, float* w, float* dy, float* cols, float* packedW) =>
         new(g.ColRows, g.ColCols, outChannels, new GemmOperand(w, g.ColRows, true), new GemmOperand(dy, g.ColCols, false),
             cols, g.ColCols, 0f, packedW);
+
+    /// <summary>One thread's columns for BackwardWeights: plain for dWᵀ = cols·dyᵀ (cols is op(A)), else packed as colsᵀ.</summary>
+    private static int WeightsScratch(in ConvGeometry g, bool transposed) =>
+        transposed ? g.ColRows * g.ColCols : Im2Col.PackedTransposedSize(g);
 
     private static bool IsPointwise(in ConvGeometry g) => g.KernelH == 1 && g.KernelW == 1 && g.Stride == 1 && g.Pad == 0;
 
@@ -229,11 +233,14 @@ public static class Convolution
             int rows = _g.ColRows, pixels = _g.ColCols;
             int n0 = (int)((long)_batch * group / _groups), n1 = (int)((long)_batch * (group + 1) / _groups);
             float* partial = _partials + (long)group * rows * _out;
-            float* cols = _scratch + (long)thread * rows * pixels;
+            float* cols = _scratch + (long)thread * WeightsScratch(_g, _transposed);
+            // colsᵀ as the B of dy·colsᵀ is unfolded packed; cols as the A of cols·dyᵀ plainly.
+            bool packed = !_direct && !_transposed;
             for (int n = n0; n < n1; n++)
             {
                 float* image = _x + (long)n * _g.ImageSize;
                 if (_direct) cols = image;
+                else if (packed) Im2Col.UnfoldPackedTransposed(_g, image, cols);
                 else Im2Col.Unfold(_g, image, cols, 0, rows);
                 float* dy = _dy + (long)n * _out * pixels;
                 float beta = n == n0 ? 0f : 1f;
@@ -242,7 +249,7 @@ public static class Convolution
                         new GemmOperand(dy, pixels, true), partial, _out, beta), 0, rows, 0, _out);
                 else
                     GemmDriver.RunBlock(new GemmProblem(_out, rows, pixels, new GemmOperand(dy, pixels, false),
-                        new GemmOperand(cols, pixels, true), partial, rows, beta), 0, _out, 0, rows);
+                        new GemmOperand(cols, pixels, true), partial, rows, beta, packedB: packed ? cols : null), 0, _out, 0, rows);
             }
         }
     }

@@ -149,6 +149,21 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
+    /// Packs columns [n0, n0 + count) of a k×n op(B) into a whole packed B (the layout of
+    /// <see cref="PackedBRow"/>), from their transposes: column n0 + j is the k floats at src + j·ld.
+    /// n0 is a multiple of NR and count at most NR, so they fill one panel of every slice.
+    /// </summary>
+    public static void PackTransposedB(float* src, int ld, int k, int n, int n0, int count, float* packed)
+    {
+        int slices = KSlices(k), nr = NR;
+        for (int kb = 0; kb < slices; kb++)
+        {
+            var (k0, kc) = KSlice(k, kb, slices);
+            GemmPacking.GatherRows(src + k0, ld, kc, count, nr, packed + (long)RoundUp(n, nr) * k0 + (long)(n0 / nr) * kc * nr);
+        }
+    }
+
+    /// <summary>
     /// K is cut into even KC-deep slices that depend on K alone (never on the thread split), which
     /// keeps threaded results bit-identical.
     /// </summary>

@@ -70,7 +70,7 @@ internal static unsafe class GemmPacking
     /// in 8×8 blocks (6×8 for the 6-wide A panels); blocks cut by count or by the end of k are loaded
     /// masked and stored only as far as they go.
     /// </summary>
-    private static void GatherRows(float* src, int ld, int len, int count, int width, float* dst)
+    internal static void GatherRows(float* src, int ld, int len, int count, int width, float* dst)
     {
         if (Avx.IsSupported && (width % 8 == 0 || width == 6))
         {

@@ -57,6 +57,27 @@ public static class Im2Col
         }
     }
 
+    /// <summary>Floats <see cref="UnfoldPackedTransposed"/> needs at its scratch: the packed matrix and a panel of rows.</summary>
+    internal static int PackedTransposedSize(in ConvGeometry g) =>
+        GemmDriver.PackedBSize(g.ColCols, g.ColRows) + GemmDriver.NR * g.ColCols;
+
+    /// <summary>
+    /// The transposed column matrix (OH·OW × C·KH·KW, the B of dW = dy·colsᵀ) straight into the GEMM's
+    /// packed-B layout at the start of <paramref name="scratch"/> (<see cref="PackedTransposedSize"/>
+    /// floats): a panel's worth of rows is unfolded into the scratch's end and transposed into place.
+    /// </summary>
+    internal static unsafe void UnfoldPackedTransposed(in ConvGeometry g, float* image, float* scratch)
+    {
+        int rows = g.ColRows, plane = g.ColCols, nr = GemmDriver.NR;
+        float* block = scratch + GemmDriver.PackedBSize(plane, rows);
+        for (int r0 = 0; r0 < rows; r0 += nr)
+        {
+            int count = Math.Min(nr, rows - r0);
+            Unfold(g, image, block, r0, r0 + count);
+            GemmDriver.PackTransposedB(block, plane, plane, rows, r0, count, scratch);
+        }
+    }
+
     /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats).</summary>
     private static unsafe void UnfoldRow(in ConvGeometry g, float* image, int r, float* dst)
     {
