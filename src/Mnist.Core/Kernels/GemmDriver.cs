@@ -83,9 +83,10 @@ internal static unsafe class GemmDriver
             {
                 var (k0, kc) = KSlice(p.K, kb, kBlocks);
                 bool accumulate = kb > 0 || p.Beta != 0f;
-                // A pre-packed B: this slice's panels start at RoundUp(N, nr)·k0; jc is a whole number of panels.
-                float* blockB = p.PackedB != null ? p.PackedB + (long)RoundUp(p.N, nr) * k0 + (long)(jc / nr) * kc * nr : packB;
+                float* blockB = packB;
                 if (p.PackedB == null) GemmPacking.PackB(p, k0, kc, jc, nc, nr, packB);
+                // A pre-packed B: this slice's panels start at RoundUp(N, nr)·k0; jc is a whole number of panels.
+                else blockB = p.PackedB + (long)RoundUp(p.N, nr) * k0 + (long)(jc / nr) * kc * nr;
                 for (int ic = m0; ic < m1; ic += MC)
                 {
                     int mc = Math.Min(MC, m1 - ic);
@@ -131,26 +132,27 @@ internal static unsafe class GemmDriver
     public static int PackedBSize(int k, int n) => RoundUp(n, NR) * k + 64;
 
     /// <summary>
-    /// Where row <paramref name="row"/> of a packed k×n op(B) starts: its first NR columns are there,
-    /// each next NR columns <paramref name="panelStride"/> floats further on. The layout is the one
-    /// <see cref="RunBlock"/> packs into, slice after slice (slice kb at RoundUp(n, NR)·k0), and the
-    /// last panel's columns past n must be written as zeros.
+    /// Deals row <paramref name="row"/> of a k×n op(B) (n floats at src) into a whole packed B: NR
+    /// columns to each panel of the row's k-slice, the last panel padded with zeros. The layout is the
+    /// one <see cref="RunBlock"/> packs into, slice after slice (slice kb at RoundUp(n, NR)·k0).
     /// </summary>
-    public static float* PackedBRow(float* packed, int k, int n, int row, out int panelStride)
+    public static void PackBRow(float* src, int k, int n, int row, float* packed)
     {
-        int slices = KSlices(k), nr = NR;
-        for (int kb = 0; ; kb++)
-        {
-            var (k0, kc) = KSlice(k, kb, slices);
-            if (row >= k0 + kc) continue;
-            panelStride = kc * nr;
-            return packed + (long)RoundUp(n, nr) * k0 + (long)(row - k0) * nr;
-        }
+        int slices = KSlices(k), nr = NR, kb = 0;
+        var (k0, kc) = KSlice(k, kb, slices);
+        while (row >= k0 + kc) (k0, kc) = KSlice(k, ++kb, slices);
+        float* dst = packed + (long)RoundUp(n, nr) * k0 + (long)(row - k0) * nr;
+        // Span copies, not GemmPacking.CopyRows: for one row of 32 floats a memmove measured faster.
+        int j = 0;
+        for (; j + nr <= n; j += nr, dst += (long)kc * nr) new ReadOnlySpan<float>(src + j, nr).CopyTo(new Span<float>(dst, nr));
+        if (j == n) return;
+        new ReadOnlySpan<float>(src + j, n - j).CopyTo(new Span<float>(dst, n - j));
+        new Span<float>(dst + n - j, nr - (n - j)).Clear();
     }
 
     /// <summary>
     /// Packs columns [n0, n0 + count) of a k×n op(B) into a whole packed B (the layout of
-    /// <see cref="PackedBRow"/>), from their transposes: column n0 + j is the k floats at src + j·ld.
+    /// <see cref="PackBRow"/>), from their transposes: column n0 + j is the k floats at src + j·ld.
     /// n0 is a multiple of NR and count at most NR, so they fill one panel of every slice.
     /// </summary>
     public static void PackTransposedB(float* src, int ld, int k, int n, int n0, int count, float* packed)

@@ -12,7 +12,7 @@ internal readonly unsafe struct GemmOperand(float* ptr, int ld, bool trans)
 /// C (m×n, row-major, ldc) = op(A)·op(B) + beta·C with op(A) m×k and op(B) k×n. When op(A) is the
 /// same across many products (a convolution's weights, image after image), PackedA may point to it
 /// packed once by <see cref="GemmDriver.PackWholeA"/>, and the products skip packing it. PackedB may
-/// point to op(B) written straight into the packed layout (<see cref="GemmDriver.PackedBRow"/>) by
+/// point to op(B) written straight into the packed layout (<see cref="GemmDriver.PackBRow"/>) by
 /// whoever produces it (im2col), which saves writing it plainly and packing it again; B is then unused.
 /// </summary>
 internal readonly unsafe struct GemmProblem(int m, int n, int k, GemmOperand a, GemmOperand b, float* c, int ldc, float beta,

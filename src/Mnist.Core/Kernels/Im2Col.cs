@@ -42,18 +42,12 @@ public static class Im2Col
     /// </summary>
     internal static unsafe void UnfoldPacked(in ConvGeometry g, float* image, float* scratch)
     {
-        int rows = g.ColRows, plane = g.ColCols, nr = GemmDriver.NR;
+        int rows = g.ColRows, plane = g.ColCols;
         float* row = scratch + GemmDriver.PackedBSize(rows, plane);
         for (int r = 0; r < rows; r++)
         {
             UnfoldRow(g, image, r, row);
-            float* dst = GemmDriver.PackedBRow(scratch, rows, plane, r, out int panelStride);
-            int j = 0;
-            for (; j + nr <= plane; j += nr, dst += panelStride)
-                new ReadOnlySpan<float>(row + j, nr).CopyTo(new Span<float>(dst, nr));
-            if (j == plane) continue;
-            new ReadOnlySpan<float>(row + j, plane - j).CopyTo(new Span<float>(dst, plane - j));
-            new Span<float>(dst + plane - j, nr - (plane - j)).Clear();
+            GemmDriver.PackBRow(row, rows, plane, r, scratch);
         }
     }
 
