@@ -277,6 +277,20 @@ let private expectConv (what: string) (g: ConvGeometry) batch (expected: ConvRun
     expectClose (sumTolerance (batch * g.ColCols)) $"{what} db" expected.Db actual.Db
     expectClose (sumTolerance (g.ColRows * 4)) $"{what} dx" expected.Dx actual.Dx
 
+/// Every pass gives the same bits on 1, 2, 3 and more threads, with even small products threaded.
+let private expectSameOnAnyThreads (cases: (ConvGeometry * int * int) list) seed =
+    withParallelFlops 0.0 (fun () ->
+        for (g, outC, batch) in cases do
+            let x, w, bias, dy = convInputs g outC batch seed
+            let serial = withThreads 1 (fun () -> convFast g outC batch x w bias dy (Workspace()))
+            for threads in threadCounts do
+                let run = withThreads threads (fun () -> convFast g outC batch x w bias dy (Workspace()))
+                let what = $"{g} out {outC} batch {batch}, {threads} threads"
+                expectSame $"{what} y" serial.Y run.Y
+                expectSame $"{what} dx" serial.Dx run.Dx
+                expectSame $"{what} dw" serial.Dw run.Dw
+                expectSame $"{what} db" serial.Db run.Db)
+
 let private convolutionTests =
     testList "Convolution" [
         test "forward, backward weights and backward data match the reference" {
@@ -319,18 +333,8 @@ let private convolutionTests =
         }
 
         test "is bit-identical whatever the thread count" {
-            withParallelFlops 0.0 (fun () ->
-                // Batch 3 shares images among threads; batch 1 runs its image here with threaded GEMMs.
-                for (g, outC, batch) in convCases do
-                    let x, w, bias, dy = convInputs g outC batch 41
-                    let serial = withThreads 1 (fun () -> convFast g outC batch x w bias dy (Workspace()))
-                    for threads in threadCounts do
-                        let run = withThreads threads (fun () -> convFast g outC batch x w bias dy (Workspace()))
-                        let what = $"{g}, {threads} threads"
-                        expectSame $"{what} y" serial.Y run.Y
-                        expectSame $"{what} dx" serial.Dx run.Dx
-                        expectSame $"{what} dw" serial.Dw run.Dw
-                        expectSame $"{what} db" serial.Db run.Db)
+            // Batch 3 shares images among threads; batch 1 runs its image here with threaded GEMMs.
+            expectSameOnAnyThreads convCases 41
         }
 
         test "allocates nothing in steady state (with the ReLU and pooling around it)" {
@@ -352,6 +356,135 @@ let private convolutionTests =
                     Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, ws)
                     Convolution.BackwardData(&g, outC, batch, dy, w, dx, ws)
                 Expect.equal (allocatedBy step) 0L $"bytes allocated by {g} steps"
+        }
+    ]
+
+// ---------------------------------------------------------------- Winograd
+
+/// Shapes that go through Winograd F(2×2, 3×3), with their output channels.
+let private winogradCases =
+    [ ConvGeometry(32, 14, 14, 3, 3, 1, 1), 64   // classic conv2
+      ConvGeometry(32, 26, 26, 3, 3, 1, 0), 32   // best, first block
+      ConvGeometry(32, 12, 12, 3, 3, 1, 0), 64   // best, second block
+      ConvGeometry(8, 9, 7, 3, 3, 1, 1), 9       // odd sides: partial tiles
+      ConvGeometry(9, 5, 6, 3, 3, 1, 2), 8       // pad 2: BackwardData runs unpadded
+      ConvGeometry(8, 3, 4, 3, 3, 1, 0), 10      // one row of tiles, one output row
+      ConvGeometry(330, 4, 5, 3, 3, 1, 1), 8 ]   // more channels than one GEMM k-slice
+
+let private withoutWinograd (f: unit -> 'a) =
+    Convolution.WinogradAllowed <- false
+    try f () finally Convolution.WinogradAllowed <- true
+
+/// Forward, backward weights and backward data in float64: the yardstick for both paths' rounding.
+let private convFloat64 (g: ConvGeometry) outC batch (x: float32[]) (w: float32[]) (bias: float32[]) (dy: float32[]) =
+    let oh, ow = g.OutH, g.OutW
+    let y = Array.zeroCreate<float> (batch * outC * oh * ow)
+    let dx = Array.zeroCreate<float> (batch * g.ImageSize)
+    let dw = Array.zeroCreate<float> (outC * g.ColRows)
+    for n in 0 .. batch - 1 do
+        for o in 0 .. outC - 1 do
+            for oy in 0 .. oh - 1 do
+                for ox in 0 .. ow - 1 do
+                    let yi = ((n * outC + o) * oh + oy) * ow + ox
+                    let mutable sum = float bias[o]
+                    for c in 0 .. g.Channels - 1 do
+                        for ky in 0 .. g.KernelH - 1 do
+                            for kx in 0 .. g.KernelW - 1 do
+                                let iy, ix = oy * g.Stride - g.Pad + ky, ox * g.Stride - g.Pad + kx
+                                if iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width then
+                                    let wi = ((o * g.Channels + c) * g.KernelH + ky) * g.KernelW + kx
+                                    let xi = ((n * g.Channels + c) * g.Height + iy) * g.Width + ix
+                                    sum <- sum + float w[wi] * float x[xi]
+                                    dx[xi] <- dx[xi] + float dy[yi] * float w[wi]
+                                    dw[wi] <- dw[wi] + float dy[yi] * float x[xi]
+                    y[yi] <- sum
+    y, dx, dw
+
+/// The largest error against float64, relative to 1 + |expected|.
+let private convError (expected: float[]) (actual: float32[]) =
+    Seq.zip expected actual |> Seq.map (fun (e, a) -> abs (float a - e) / (1.0 + abs e)) |> Seq.max
+
+let private winogradTransforms (d: float32[]) (g: float32[]) (v: float32[]) (u: float32[]) =
+    use pd = fixed d
+    use pg = fixed g
+    use pv = fixed v
+    use pu = fixed u
+    WinogradTransforms.Input(pd, pv, 1L)
+    WinogradTransforms.Kernel(pg, pu, 1L)
+
+let private winogradOutput (m: float32[]) =
+    use pm = fixed m
+    let y0, y1, y2, y3 = WinogradTransforms.Output(pm, 1L, 0.0f)
+    [| y0; y1; y2; y3 |]
+
+let private winogradTests =
+    testList "Winograd" [
+        test "runs the 3×3 stride-1 shapes with 8 channels or more, and nothing else" {
+            for (g, outC) in winogradCases do
+                Expect.isTrue (WinogradConvolution.Applies(&g, outC)) $"{g} out {outC}"
+            for (g, outC) in [ ConvGeometry(1, 28, 28, 3, 3, 1, 1), 32; ConvGeometry(32, 14, 14, 3, 3, 2, 1), 64
+                               ConvGeometry(32, 14, 14, 5, 5, 1, 2), 64; ConvGeometry(32, 14, 14, 3, 3, 1, 3), 64
+                               ConvGeometry(32, 14, 14, 3, 3, 1, 1), 7 ] do
+                Expect.isFalse (WinogradConvolution.Applies(&g, outC)) $"{g} out {outC}"
+        }
+
+        test "forward, backward weights and backward data stay within 4× of im2col's error against float64" {
+            for (g, outC) in winogradCases do
+                for batch in [ 1; 3 ] do
+                    let x, w, bias, dy = convInputs g outC batch 61
+                    let y64, dx64, dw64 = convFloat64 g outC batch x w bias dy
+                    let fast = convFast g outC batch x w bias dy (Workspace())
+                    let direct = withoutWinograd (fun () -> convFast g outC batch x w bias dy (Workspace()))
+                    for name, expected, wino, im2col in [ "y", y64, fast.Y, direct.Y; "dx", dx64, fast.Dx, direct.Dx; "dw", dw64, fast.Dw, direct.Dw ] do
+                        let e, d = convError expected wino, convError expected im2col
+                        // Measured: forward 0.5–1.5× of im2col's error, backward data 1.5–3.4× (its sums of 9 tile products);
+                        // the floor 5e-7 (a few ulps of 1) covers the small sums where both are nearly exact.
+                        if not (e <= 4.0 * max d 5e-7) then
+                            failtestf "%O out %d batch %d %s: Winograd error %g, im2col %g" g outC batch name e d
+        }
+
+        test "matches the im2col path on every tile" {
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for (g, outC) in winogradCases do
+                        let x, w, bias, dy = convInputs g outC 3 65
+                        let direct = withoutWinograd (fun () -> convFast g outC 3 x w bias dy (Workspace()))
+                        expectConv $"{path} {g} out {outC}" g 3 direct (convFast g outC 3 x w bias dy (Workspace())))
+        }
+
+        test "is bit-identical whatever the thread count" {
+            // Batch 9: blocks of 64 tiles span images, and BackwardWeights sums 8 groups.
+            expectSameOnAnyThreads [ for (g, outC) in winogradCases do for batch in [ 1; 3; 9 ] -> g, outC, batch ] 71
+        }
+
+        test "the transforms of a known tile match the formulas in float64" {
+            // One input channel's tile through Bᵀ d B, a kernel through G g Gᵀ, and back.
+            let d = Array.init 16 (fun i -> float32 (i * i % 7) - 2.5f)
+            let g = [| 1.0f; -2.0f; 0.5f; 3.0f; 0.25f; -1.0f; 2.0f; 1.5f; -0.75f |]
+            let bt = array2D [ [ 1.; 0.; -1.; 0. ]; [ 0.; 1.; 1.; 0. ]; [ 0.; -1.; 1.; 0. ]; [ 0.; 1.; 0.; -1. ] ]
+            let gm = array2D [ [ 1.; 0.; 0. ]; [ 0.5; 0.5; 0.5 ]; [ 0.5; -0.5; 0.5 ]; [ 0.; 0.; 1. ] ]
+            let at = array2D [ [ 1.; 1.; 1.; 0. ]; [ 0.; 1.; -1.; -1. ] ]
+            let mul (a: float[,]) (b: float[,]) =
+                Array2D.init (Array2D.length1 a) (Array2D.length2 b) (fun i j ->
+                    Seq.sum (seq { for k in 0 .. Array2D.length2 a - 1 -> a[i, k] * b[k, j] }))
+            let tr (a: float[,]) = Array2D.init (Array2D.length2 a) (Array2D.length1 a) (fun i j -> a[j, i])
+            let dm = Array2D.init 4 4 (fun i j -> float d[4 * i + j])
+            let gk = Array2D.init 3 3 (fun i j -> float g[3 * i + j])
+            let v = mul (mul bt dm) (tr bt)
+            let u = mul (mul gm gk) (tr gm)
+            let y = mul (mul at (Array2D.init 4 4 (fun i j -> u[i, j] * v[i, j]))) (tr at)
+            let v32, u32 = Array.zeroCreate<float32> 16, Array.zeroCreate<float32> 16
+            winogradTransforms d g v32 u32
+            for i in 0 .. 15 do
+                Expect.floatClose Accuracy.veryHigh (float v32[i]) v[i / 4, i % 4] $"V element {i}"
+                Expect.floatClose Accuracy.veryHigh (float u32[i]) u[i / 4, i % 4] $"U element {i}"
+            // And the 2×2 output equals the direct 3×3 convolution of d.
+            let out = winogradOutput (Array.init 16 (fun i -> u32[i] * v32[i]))
+            for oy in 0 .. 1 do
+                for ox in 0 .. 1 do
+                    let direct = Seq.sum (seq { for ky in 0 .. 2 do for kx in 0 .. 2 -> gk[ky, kx] * dm[oy + ky, ox + kx] })
+                    Expect.floatClose Accuracy.high (float out[2 * oy + ox]) direct $"output ({oy}, {ox})"
+                    Expect.floatClose Accuracy.high y[oy, ox] direct $"float64 formulas ({oy}, {ox})"
         }
     ]
 
@@ -653,5 +786,5 @@ let private dropoutKernelTests =
 let tests =
     testSequencedGroup TestData.kernelSettings
     <| testList "Kernels" [
-        gemmTests; im2colTests; convolutionTests; poolingTests; elementwiseTests
+        gemmTests; im2colTests; convolutionTests; winogradTests; poolingTests; elementwiseTests
         activationTests; batchNormKernelTests; dropoutKernelTests ]

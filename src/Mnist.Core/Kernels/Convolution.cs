@@ -31,6 +31,11 @@ public static class Convolution
         if (bias.Length < outChannels) throw new ArgumentException($"convolution bias has {bias.Length} floats, needs {outChannels}");
         ArgumentNullException.ThrowIfNull(ws);
         if (batch == 0) return;
+        if (UsesWinograd(g, outChannels))
+        {
+            fixed (float* px = x, pw = w, pb = bias, py = y) WinogradConvolution.Forward(g, outChannels, batch, px, pw, pb, py, ws);
+            return;
+        }
         bool direct = IsPointwise(g);
         var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * Im2Col.PackedSize(g));
         var packedW = ws.Get(WeightsSlot, GemmDriver.PackedASize(outChannels, g.ColRows));
@@ -51,6 +56,11 @@ public static class Convolution
         Check(g, outChannels, batch, dx.Length, w.Length, dy.Length, "dy");
         ArgumentNullException.ThrowIfNull(ws);
         if (batch == 0) return;
+        if (UsesWinograd(g, outChannels))
+        {
+            fixed (float* pdy = dy, pw = w, pdx = dx) WinogradConvolution.BackwardData(g, outChannels, batch, pdy, pw, pdx, ws);
+            return;
+        }
         bool direct = IsPointwise(g);
         var scratch = direct ? default : ws.Get(ScratchSlot, ImageThreads(batch) * g.ColRows * g.ColCols);
         var packedW = ws.Get(WeightsSlot, GemmDriver.PackedASize(g.ColRows, outChannels));
@@ -78,6 +88,12 @@ public static class Convolution
             db[..outChannels].Clear();
             return;
         }
+        if (UsesWinograd(g, outChannels))
+        {
+            fixed (float* px = x, pdy = dy, pdw = dw) WinogradConvolution.BackwardWeights(g, outChannels, batch, px, pdy, pdw, ws);
+            Elementwise.SumChannels(dy, batch, g.ColCols, db[..outChannels]);
+            return;
+        }
         bool direct = IsPointwise(g);
         // dWᵀ = Σ cols·dyᵀ when that wastes less of the tiles (conv1: 32×9 becomes 9×32).
         bool transposed = TileUse(rows, outChannels) > 1.1 * TileUse(outChannels, rows);
@@ -103,6 +119,12 @@ public static class Convolution
         }
         Elementwise.SumChannels(dy, batch, g.ColCols, db[..outChannels]);
     }
+
+    /// <summary>Set by tests to run every shape through im2col, the reference for the Winograd path.</summary>
+    internal static bool WinogradAllowed = true;
+
+    /// <summary>3×3 stride-1 layers with enough channels go through Winograd F(2×2, 3×3), the rest through im2col.</summary>
+    private static bool UsesWinograd(in ConvGeometry g, int outChannels) => WinogradAllowed && WinogradConvolution.Applies(g, outChannels);
 
     [ThreadStatic] private static ForwardJob? _forward;
     [ThreadStatic] private static BackwardDataJob? _backwardData;

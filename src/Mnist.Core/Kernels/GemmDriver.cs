@@ -151,6 +151,20 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
+    /// Where element (row, col) of a k×n op(B) lies in a whole packed B (the layout of
+    /// <see cref="PackBRow"/>); the NR columns of a panel are consecutive, so col .. col + 7 are
+    /// too when col is a multiple of 8.
+    /// </summary>
+    public static long PackedBIndex(int k, int n, int row, int col)
+    {
+        int slices = KSlices(k), nr = NR, kb = (int)((long)row * slices / k);
+        var (k0, kc) = KSlice(k, kb, slices);
+        while (row >= k0 + kc) (k0, kc) = KSlice(k, ++kb, slices);
+        while (row < k0) (k0, kc) = KSlice(k, --kb, slices);
+        return (long)RoundUp(n, nr) * k0 + (long)(col / nr) * kc * nr + (long)(row - k0) * nr + col % nr;
+    }
+
+    /// <summary>
     /// Packs columns [n0, n0 + count) of a k×n op(B) into a whole packed B (the layout of
     /// <see cref="PackBRow"/>), from their transposes: column n0 + j is the k floats at src + j·ld.
     /// n0 is a multiple of NR and count at most NR, so they fill one panel of every slice.
