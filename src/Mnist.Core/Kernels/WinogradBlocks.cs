@@ -70,15 +70,14 @@ internal static unsafe class WinogradBlocks
 
     /// <summary>
     /// V[ξ][c][j] = Bᵀ d B for every channel c and tile j of the map, from the padded batch (planes
-    /// of pg.Height × pg.Width); each ξ's C × count matrix is <paramref name="plane"/> floats after
-    /// the last. Packed: each is written as the GEMM's packed B (<see cref="GemmDriver.PackedBIndex"/>),
-    /// the columns past count zeroed; else plainly, rows <paramref name="ld"/> floats apart.
+    /// of pg.Height × pg.Width), each ξ's C × count matrix written as the packed B of the forward
+    /// GEMM U[ξ]·V[ξ] (<see cref="GemmDriver.PackedBIndex"/>), <paramref name="plane"/> floats
+    /// after the last; the columns past count are zeroed. Eight tiles to a vector.
     /// </summary>
-    public static void Inputs(in ConvGeometry pg, float* padded, in TileMap map, int count, float* v, int ld, long plane, bool packed)
+    public static void Inputs(in ConvGeometry pg, float* padded, in TileMap map, int count, float* v, long plane)
     {
         long channelSize = (long)pg.Height * pg.Width;
         int channels = pg.Channels, j = 0;
-        long At(int c, int col) => packed ? GemmDriver.PackedBIndex(channels, count, c, col) : (long)c * ld + col;
         if (Avx.IsSupported)
         {
             int* offsets = stackalloc int[Lanes];
@@ -88,26 +87,55 @@ internal static unsafe class WinogradBlocks
                 for (int l = 0; l < Lanes; l++) offsets[l] = map.Input[j + l] - first;
                 float* image = padded + first;
                 for (int c = 0; c < channels; c++, image += channelSize)
-                    InputLanes(image, pg.Width, offsets, v + At(c, j), plane);
+                    InputLanes(image, pg.Width, offsets, v + GemmDriver.PackedBIndex(channels, count, c, j), plane);
             }
         }
-        float* d = stackalloc float[16];
         for (; j < count; j++)
-        {
-            float* image = padded + map.Input[j];
-            for (int c = 0; c < channels; c++, image += channelSize)
-            {
-                for (int i = 0; i < 4; i++)
-                    new ReadOnlySpan<float>(image + (long)i * pg.Width, 4).CopyTo(new Span<float>(d + 4 * i, 4));
-                WinogradTransforms.Input(d, v + At(c, j), plane);
-            }
-        }
-        int nr = GemmDriver.NR, end = (count + nr - 1) / nr * nr;
-        if (!packed || end == count) return;
-        // The last panel's columns past count: the tile computes them (and never stores them).
-        for (int xi = 0; xi < 16; xi++)
             for (int c = 0; c < channels; c++)
-                new Span<float>(v + xi * plane + At(c, count), end - count).Clear();
+                InputTile(pg, padded + map.Input[j] + c * channelSize, v + GemmDriver.PackedBIndex(channels, count, c, j), plane);
+        ClearPanelEnd(channels, count, v, plane);
+    }
+
+    /// <summary>
+    /// The same V, each ξ's transpose (count × C) written as the packed B of the weight gradient's
+    /// GEMM Z[ξ]·V[ξ]ᵀ, so no GEMM packs it. Eight channels to a vector: their windows, one
+    /// channel plane apart, are loaded and transposed as the tiles' are in <see cref="Inputs"/>.
+    /// </summary>
+    public static void InputsTransposed(in ConvGeometry pg, float* padded, in TileMap map, int count, float* v, long plane)
+    {
+        int channelSize = pg.Height * pg.Width, channels = pg.Channels;
+        int* offsets = stackalloc int[Lanes];
+        for (int l = 0; l < Lanes; l++) offsets[l] = l * channelSize;
+        for (int j = 0; j < count; j++)
+        {
+            float* window = padded + map.Input[j];
+            int c = 0;
+            if (Avx.IsSupported)
+                for (; c + Lanes <= channels; c += Lanes)
+                    InputLanes(window + (long)c * channelSize, pg.Width, offsets, v + GemmDriver.PackedBIndex(count, channels, j, c), plane);
+            for (; c < channels; c++)
+                InputTile(pg, window + (long)c * channelSize, v + GemmDriver.PackedBIndex(count, channels, j, c), plane);
+        }
+        ClearPanelEnd(count, channels, v, plane);
+    }
+
+    /// <summary><see cref="WinogradTransforms.Input"/> of the one window at <paramref name="window"/>.</summary>
+    private static void InputTile(in ConvGeometry pg, float* window, float* v, long plane)
+    {
+        float* d = stackalloc float[16];
+        for (int i = 0; i < 4; i++)
+            new ReadOnlySpan<float>(window + (long)i * pg.Width, 4).CopyTo(new Span<float>(d + 4 * i, 4));
+        WinogradTransforms.Input(d, v, plane);
+    }
+
+    /// <summary>Zeroes the columns past n in the last panel of each ξ's packed k × n B: the tile computes them and never stores them.</summary>
+    private static void ClearPanelEnd(int k, int n, float* v, long plane)
+    {
+        int nr = GemmDriver.NR, end = (n + nr - 1) / nr * nr;
+        if (end == n) return;
+        for (int xi = 0; xi < 16; xi++)
+            for (int row = 0; row < k; row++)
+                new Span<float>(v + xi * plane + GemmDriver.PackedBIndex(k, n, row, n), end - n).Clear();
     }
 
     /// <summary>y = Aᵀ M A + bias for every output channel o and tile j (M[ξ][o][j], rows ld apart), inside the output only.</summary>

@@ -26,7 +26,10 @@ internal static unsafe class WinogradConvolution
 
     private const int PackedSlot = 3, ScratchSlot = 4, KernelSlot = 5, PaddedSlot = 6;
 
-    /// <summary>Whether a convolution of this shape runs here (fewer channels leave the GEMMs too thin to pay).</summary>
+    /// <summary>
+    /// Whether a convolution of this shape runs here. With fewer than 8 channels on either side the
+    /// 16 GEMMs get too thin to pay for the transforms (a first layer's would multiply with k = 1).
+    /// </summary>
     public static bool Applies(in ConvGeometry g, int outChannels) =>
         g.KernelH == 3 && g.KernelW == 3 && g.Stride == 1 && g.Pad <= 2 && g.Channels >= MinChannels && outChannels >= MinChannels;
 
@@ -105,12 +108,12 @@ internal static unsafe class WinogradConvolution
         (int)(16 * (Plane(channels) + Plane(outChannels))) + WinogradBlocks.TileMap.Ints(Block);
 
     /// <summary>
-    /// Floats from one ξ's rows × Block matrix to the next. The skew keeps the 16 planes off one
-    /// cache set: rows·Block floats alone is a multiple of 4 KB, and a tile's 16 values, one per
-    /// plane, then all fall into one L1 set (8 ways), which measured 2× slower transforms. It also
-    /// leaves room for the 64 floats a packed GEMM operand may hold past its end.
+    /// Floats from one ξ's rows × Block matrix to the next: room for it packed either way (rows
+    /// rounded up to the widest tile, 32) and for the 64 floats a packed GEMM operand may hold past
+    /// its end. The skew keeps the 16 planes off one cache set: a multiple of 4 KB alone puts a
+    /// tile's 16 values, one per plane, all in one L1 set (8 ways), which measured 2× slower transforms.
     /// </summary>
-    private static long Plane(int rows) => (long)rows * Block + 96;
+    private static long Plane(int rows) => (long)(rows + 31) / 32 * 32 * Block + 96;
 
     /// <summary>The tile map at the end of a thread's scratch (ints in float storage: only this class reads them).</summary>
     private static WinogradBlocks.TileMap MapIn(float* scratch, int channels, int outChannels) =>
@@ -186,7 +189,7 @@ internal static unsafe class WinogradConvolution
             var map = MapIn(v, channels, _out);
             WinogradBlocks.Map(_g, _out, _tiles.PerImage, _tiles.Columns, tile0, count, map);
             // V goes straight into the GEMMs' packed-B layout, so they pack nothing.
-            WinogradBlocks.Inputs(WinogradBlocks.Padded(_g), _padded, map, count, v, Block, Plane(channels), packed: true);
+            WinogradBlocks.Inputs(WinogradBlocks.Padded(_g), _padded, map, count, v, Plane(channels));
             int packedSize = PackedKernelSize(_out, channels);
             for (int xi = 0; xi < 16; xi++)
                 GemmDriver.RunBlock(new GemmProblem(_out, count, channels, default, default, m + xi * Plane(_out), Block, 0f,
@@ -226,14 +229,12 @@ internal static unsafe class WinogradConvolution
             {
                 int count = Math.Min(Block, end - tile0);
                 WinogradBlocks.Map(_g, _out, _tiles.PerImage, _tiles.Columns, tile0, count, map);
-                WinogradBlocks.Inputs(WinogradBlocks.Padded(_g), _padded, map, count, v, Block, Plane(channels), packed: false);
+                WinogradBlocks.InputsTransposed(WinogradBlocks.Padded(_g), _padded, map, count, v, Plane(channels));
                 WinogradBlocks.Gradients(_g, _out, _dy, map, count, z, Block, Plane(_out));
                 float beta = tile0 == first ? 0f : 1f;
                 for (int xi = 0; xi < 16; xi++)
-                    GemmDriver.RunBlock(new GemmProblem(_out, channels, count,
-                        new GemmOperand(z + xi * Plane(_out), Block, false),
-                        new GemmOperand(v + xi * Plane(channels), Block, true),
-                        partial + (long)xi * _out * channels, channels, beta), 0, _out, 0, channels);
+                    GemmDriver.RunBlock(new GemmProblem(_out, channels, count, new GemmOperand(z + xi * Plane(_out), Block, false),
+                        default, partial + (long)xi * _out * channels, channels, beta, packedB: v + xi * Plane(channels)), 0, _out, 0, channels);
             }
         }
     }
