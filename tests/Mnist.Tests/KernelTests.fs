@@ -366,8 +366,10 @@ let private winogradCases =
     [ ConvGeometry(32, 14, 14, 3, 3, 1, 1), 64   // classic conv2
       ConvGeometry(32, 26, 26, 3, 3, 1, 0), 32   // best, first block
       ConvGeometry(32, 12, 12, 3, 3, 1, 0), 64   // best, second block
-      ConvGeometry(8, 9, 7, 3, 3, 1, 1), 9       // odd sides: partial tiles
+      ConvGeometry(8, 9, 7, 3, 3, 1, 1), 9       // odd sides: partial tiles (the weight gradient through im2col)
+      ConvGeometry(16, 9, 7, 3, 3, 1, 1), 17     // the same with the Winograd weight gradient
       ConvGeometry(9, 5, 6, 3, 3, 1, 2), 8       // pad 2: BackwardData runs unpadded
+      ConvGeometry(17, 5, 6, 3, 3, 1, 2), 16
       ConvGeometry(8, 3, 4, 3, 3, 1, 0), 10      // one row of tiles, one output row
       ConvGeometry(330, 4, 5, 3, 3, 1, 1), 8 ]   // more channels than one GEMM k-slice
 
@@ -419,9 +421,11 @@ let private winogradOutput (m: float32[]) =
 
 let private winogradTests =
     testList "Winograd" [
-        test "runs the 3×3 stride-1 shapes with 8 channels or more, and nothing else" {
+        test "runs the 3×3 stride-1 shapes with 8 channels or more (the weight gradient from 16), and nothing else" {
             for (g, outC) in winogradCases do
                 Expect.isTrue (WinogradConvolution.Applies(&g, outC)) $"{g} out {outC}"
+                let weights = g.Channels >= 16 && outC >= 16
+                Expect.equal (WinogradConvolution.AppliesToWeights(&g, outC)) weights $"{g} out {outC}, weight gradient"
             for (g, outC) in [ ConvGeometry(1, 28, 28, 3, 3, 1, 1), 32; ConvGeometry(32, 14, 14, 3, 3, 2, 1), 64
                                ConvGeometry(32, 14, 14, 5, 5, 1, 2), 64; ConvGeometry(32, 14, 14, 3, 3, 1, 3), 64
                                ConvGeometry(32, 14, 14, 3, 3, 1, 1), 7 ] do

@@ -71,9 +71,10 @@ internal sealed class Conv2DKind : LayerKind<Conv2DSpec, Conv2D>
         new("conv2d 5x5 stride 2 pad 2", b => new Conv2D(2, 3, 5, 2, 2, backend: b), LayerCheck.Gaussian(0f, 2, 2, 7, 6)),
         new("conv2d 1x1 stride 2 without bias", b => new Conv2D(3, 2, 1, 2, 0, false, backend: b), LayerCheck.Gaussian(0f, 2, 3, 5, 5)),
         new("conv2d 2x2 stride 3 no pad", b => new Conv2D(1, 2, 2, 3, 0, backend: b), LayerCheck.Gaussian(0f, 3, 1, 8, 8)),
-        // 3×3 stride 1 with 8 channels or more runs Winograd F(2×2, 3×3) on the CPU; odd sides leave partial tiles.
+        // 3×3 stride 1 runs Winograd F(2×2, 3×3) on the CPU from 8 channels (its weight gradient
+        // from 16); odd sides leave partial tiles.
         new("conv2d 3x3 pad 1, 8 to 9 channels (Winograd)", b => new Conv2D(8, 9, 3, 1, 1, backend: b), LayerCheck.Gaussian(0f, 2, 8, 5, 7)),
-        new("conv2d 3x3 no pad, 9 to 8 channels (Winograd)", b => new Conv2D(9, 8, 3, 1, 0, backend: b), LayerCheck.Gaussian(0f, 2, 9, 7, 6)),
+        new("conv2d 3x3 no pad, 16 to 17 channels (Winograd, weight gradient too)", b => new Conv2D(16, 17, 3, 1, 0, backend: b), LayerCheck.Gaussian(0f, 2, 16, 7, 6)),
     ];
 }
 
