@@ -6,10 +6,11 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// The transforms of <see cref="WinogradTransforms"/> over a block of tiles, eight tiles to a
 /// vector: tile j of the block is lane j % 8, and the transformed tiles are rows of the GEMM
-/// operands, so lanes load and store contiguously there. The image side is gathered (AVX2, with
-/// a lane mask for the parts of a window outside the image) or scattered through a small buffer.
-/// Each lane does exactly the scalar transform's operations in the same order, so a tile gives the
-/// same bits in a vector as in the scalar tail, and without AVX2 everything runs the scalar way.
+/// operands, so lanes load and store contiguously there. On the image side, input windows are
+/// read from a zero-padded copy (rows of four floats, transposed in registers), outputs stored as
+/// row pairs (one by one at the output's edges), output gradients gathered (AVX2, masked at the
+/// edges). Each lane does exactly the scalar transform's operations in the same order, so a tile
+/// gives the same bits in a vector as in the scalar tail, and without AVX everything runs the scalar way.
 /// </summary>
 internal static unsafe class WinogradBlocks
 {
