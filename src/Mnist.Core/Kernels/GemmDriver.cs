@@ -138,9 +138,8 @@ internal static unsafe class GemmDriver
     /// </summary>
     public static void PackBRow(float* src, int k, int n, int row, float* packed)
     {
-        int slices = KSlices(k), nr = NR, kb = 0;
-        var (k0, kc) = KSlice(k, kb, slices);
-        while (row >= k0 + kc) (k0, kc) = KSlice(k, ++kb, slices);
+        int nr = NR;
+        var (k0, kc) = SliceOf(k, row);
         float* dst = packed + (long)RoundUp(n, nr) * k0 + (long)(row - k0) * nr;
         // Span copies, not GemmPacking.CopyRows: for one row of 32 floats a memmove measured faster.
         int j = 0;
@@ -157,10 +156,8 @@ internal static unsafe class GemmDriver
     /// </summary>
     public static long PackedBIndex(int k, int n, int row, int col)
     {
-        int slices = KSlices(k), nr = NR, kb = (int)((long)row * slices / k);
-        var (k0, kc) = KSlice(k, kb, slices);
-        while (row >= k0 + kc) (k0, kc) = KSlice(k, ++kb, slices);
-        while (row < k0) (k0, kc) = KSlice(k, --kb, slices);
+        int nr = NR;
+        var (k0, kc) = SliceOf(k, row);
         return (long)RoundUp(n, nr) * k0 + (long)(col / nr) * kc * nr + (long)(row - k0) * nr + col % nr;
     }
 
@@ -184,6 +181,16 @@ internal static unsafe class GemmDriver
     /// keeps threaded results bit-identical.
     /// </summary>
     private static int KSlices(int k) => (k + KC - 1) / KC;
+
+    /// <summary>The k-slice that holds row <paramref name="row"/> of a k-deep operand.</summary>
+    private static (int Start, int Length) SliceOf(int k, int row)
+    {
+        int slices = KSlices(k), kb = (int)((long)row * slices / k);
+        var (k0, kc) = KSlice(k, kb, slices);
+        while (row >= k0 + kc) (k0, kc) = KSlice(k, ++kb, slices);
+        while (row < k0) (k0, kc) = KSlice(k, --kb, slices);
+        return (k0, kc);
+    }
 
     private static (int Start, int Length) KSlice(int k, int kb, int slices)
     {

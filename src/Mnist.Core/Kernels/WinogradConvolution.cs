@@ -1,3 +1,5 @@
+using TileGrid = Mnist.Core.Kernels.WinogradBlocks.TileGrid;
+
 namespace Mnist.Core.Kernels;
 
 /// <summary>
@@ -99,13 +101,6 @@ internal static unsafe class WinogradConvolution
     [ThreadStatic] private static ForwardJob? _forward;
     [ThreadStatic] private static WeightsJob? _weights;
 
-    /// <summary>The tiles of one image's output: ceil(OH/2) rows of ceil(OW/2).</summary>
-    private readonly struct TileGrid(ConvGeometry g)
-    {
-        public readonly int Rows = (g.OutH + 1) / 2, Columns = (g.OutW + 1) / 2;
-        public int PerImage => Rows * Columns;
-    }
-
     private static double Flops(in TileGrid tiles, int channels, int outChannels, int batch) =>
         2.0 * 16 * channels * outChannels * tiles.PerImage * batch;
 
@@ -195,7 +190,7 @@ internal static unsafe class WinogradConvolution
             float* v = _scratch + (long)thread * ScratchSize(channels, _out);
             float* m = v + 16 * Plane(channels);
             var map = MapIn(v, channels, _out);
-            WinogradBlocks.Map(_g, _out, _tiles.PerImage, _tiles.Columns, tile0, count, map);
+            WinogradBlocks.Map(_g, _out, tile0, count, map);
             // V goes straight into the GEMMs' packed-B layout, so they pack nothing.
             WinogradBlocks.Inputs(WinogradBlocks.Padded(_g), _padded, map, count, v, Plane(channels));
             int packedSize = PackedKernelSize(_out, channels);
@@ -236,7 +231,7 @@ internal static unsafe class WinogradConvolution
             for (int tile0 = first; tile0 < end; tile0 += Block)
             {
                 int count = Math.Min(Block, end - tile0);
-                WinogradBlocks.Map(_g, _out, _tiles.PerImage, _tiles.Columns, tile0, count, map);
+                WinogradBlocks.Map(_g, _out, tile0, count, map);
                 WinogradBlocks.InputsTransposed(WinogradBlocks.Padded(_g), _padded, map, count, v, Plane(channels));
                 WinogradBlocks.Gradients(_g, _out, _dy, map, count, z, Block, Plane(_out));
                 float beta = tile0 == first ? 0f : 1f;
