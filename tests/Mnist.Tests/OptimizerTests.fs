@@ -8,6 +8,7 @@ open System.Text.Json
 open Expecto
 open Mnist.Core
 open Mnist.Core.IO
+open Mnist.Core.Kernels
 open Mnist.Core.Layers
 open Mnist.Core.Optim
 open Mnist.Core.Tensors
@@ -183,25 +184,51 @@ let private referenceTests =
           OptimizerConfig("rmsprop", Momentum = Nullable 0.7f, Beta2 = Nullable 0.9f, L1 = l1, L2 = l2, WeightDecay = wd)
           OptimizerConfig("adam", Beta1 = Nullable 0.8f, Beta2 = Nullable 0.99f, L1 = l1, L2 = l2, WeightDecay = wd)
           OptimizerConfig("adamw", L1 = l1, L2 = l2, WeightDecay = wd) ]
-    testList "vectorised update equals the float64 reference (37 elements: whole vectors and a tail)" [
-        for config in settings do
-            let name = config.Name
-            test $"{config}" {
-                let rng = Random 7
-                let w0, b0 = randomVector rng 37, randomVector rng 5
-                let steps = 20
-                let gw = Array.init steps (fun _ -> randomVector rng 37)
-                let gb = Array.init steps (fun _ -> randomVector rng 5)
-                let lrs = Array.init steps (fun k -> 0.01 + 0.002 * float k)
-                let w, b = param "w" w0 true, param "b" b0 false
-                let opt = Optimizers.Create(config, [| w; b |])
-                for k in 0 .. steps - 1 do
-                    setGrad w gw.[k]
-                    setGrad b gb.[k]
-                    opt.Step(float32 lrs.[k])
-                expectClose 2e-5 (reference name config true w0 gw lrs) (valuesOf w) "weight"
-                expectClose 2e-5 (reference name config false b0 gb lrs) (valuesOf b) "bias"
-            }
+    testList "vectorised updates" [
+        testList "vectorised update equals the float64 reference (37 elements: whole vectors and a tail)" [
+            for config in settings do
+                let name = config.Name
+                test $"{config}" {
+                    let rng = Random 7
+                    let w0, b0 = randomVector rng 37, randomVector rng 5
+                    let steps = 20
+                    let gw = Array.init steps (fun _ -> randomVector rng 37)
+                    let gb = Array.init steps (fun _ -> randomVector rng 5)
+                    let lrs = Array.init steps (fun k -> 0.01 + 0.002 * float k)
+                    let w, b = param "w" w0 true, param "b" b0 false
+                    let opt = Optimizers.Create(config, [| w; b |])
+                    for k in 0 .. steps - 1 do
+                        setGrad w gw.[k]
+                        setGrad b gb.[k]
+                        opt.Step(float32 lrs.[k])
+                    expectClose 2e-5 (reference name config true w0 gw lrs) (valuesOf w) "weight"
+                    expectClose 2e-5 (reference name config false b0 gb lrs) (valuesOf b) "bias"
+                }
+        ]
+        // Large parameters are cut into chunks for the kernel threads; the cut must not show.
+        testSequencedGroup TestData.kernelSettings <| testList "a parameter cut into chunks (200,003 elements) updates with the same bits on any thread count" [
+            for config in settings do
+                test $"{config}" {
+                    let n, steps = 200_003, 3
+                    let rng = Random 11
+                    let w0 = randomVector rng n
+                    let grads = Array.init steps (fun _ -> randomVector rng n)
+                    let run threads =
+                        let saved = KernelThreads.MaxThreads
+                        KernelThreads.MaxThreads <- threads
+                        try
+                            let w = param "w" w0 true
+                            let opt = Optimizers.Create(config, [| w |])
+                            for k in 0 .. steps - 1 do
+                                setGrad w grads.[k]
+                                opt.Step(0.01f)
+                            bitsOf (valuesOf w)
+                        finally KernelThreads.MaxThreads <- saved
+                    let serial = run 1
+                    for threads in [ 2; 3; 5 ] do
+                        Expect.sequenceEqual (run threads) serial $"{threads} threads against one"
+                }
+        ]
     ]
 
 // ------------------------------------------------------------------ minimisation

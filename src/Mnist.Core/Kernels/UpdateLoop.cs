@@ -16,10 +16,15 @@ internal interface IElementRule
 /// <summary>
 /// Runs an <see cref="IElementRule"/> over a parameter. Whole vectors go straight through; the
 /// tail goes through a zero-padded scratch vector, so every element gets exactly the same
-/// arithmetic wherever it sits (a vectorised run equals a scalar one bit for bit).
+/// arithmetic wherever it sits (a vectorised run equals a scalar one bit for bit). Large
+/// parameters (the classic network's 3136×128 weights) are cut into whole-vector chunks for the
+/// kernel threads: serial, their update kept the other core idle for 2% of an epoch.
 /// </summary>
-internal static class UpdateLoop
+internal static unsafe class UpdateLoop
 {
+    /// <summary>Elements per thread below which an update stays on one thread.</summary>
+    private const int ChunkElements = 1 << 16;
+
     public static void Run<TRule>(in TRule rule, Span<float> p, ReadOnlySpan<float> g, Span<float> s0, Span<float> s1)
         where TRule : struct, IElementRule
     {
@@ -28,7 +33,50 @@ internal static class UpdateLoop
         bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty;
         if ((has0 && s0.Length != n) || (has1 && s1.Length != n))
             throw new ArgumentException("optimizer state does not match the parameter size");
+        int chunks = KernelThreads.ThreadsFor(n / ChunkElements);
+        if (chunks <= 1)
+        {
+            RunSerial(rule, p, g, s0, s1);
+            return;
+        }
+        fixed (float* pp = p, pg = g, p0 = s0, p1 = s1)
+        {
+            var job = Chunked<TRule>.Job ??= new Chunked<TRule>();
+            job.Set(rule, n, chunks, pp, pg, p0, p1);
+            KernelThreads.For(chunks, job);
+        }
+    }
 
+    /// <summary>Chunk c of n elements: whole vectors but for the last chunk, so the tail stays at the end.</summary>
+    private sealed class Chunked<TRule> : IParallelWork where TRule : struct, IElementRule
+    {
+        [ThreadStatic] public static Chunked<TRule>? Job;
+
+        private TRule _rule;
+        private int _n, _chunks;
+        private float* _p, _g, _s0, _s1;
+
+        public void Set(in TRule rule, int n, int chunks, float* p, float* g, float* s0, float* s1)
+        {
+            _rule = rule; _n = n; _chunks = chunks; _p = p; _g = g; _s0 = s0; _s1 = s1;
+        }
+
+        public void Run(int chunk, int thread)
+        {
+            int w = Vector<float>.Count;
+            int start = Boundary(chunk), length = Boundary(chunk + 1) - start;
+            RunSerial(_rule, new Span<float>(_p + start, length), new ReadOnlySpan<float>(_g + start, length),
+                _s0 == null ? default : new Span<float>(_s0 + start, length), _s1 == null ? default : new Span<float>(_s1 + start, length));
+
+            int Boundary(int c) => c == _chunks ? _n : (int)((long)_n * c / _chunks) / w * w;
+        }
+    }
+
+    private static void RunSerial<TRule>(in TRule rule, Span<float> p, ReadOnlySpan<float> g, Span<float> s0, Span<float> s1)
+        where TRule : struct, IElementRule
+    {
+        int n = p.Length;
+        bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty;
         ref float rp = ref MemoryMarshal.GetReference(p);
         ref float rg = ref MemoryMarshal.GetReference(g);
         ref float r0 = ref MemoryMarshal.GetReference(s0);
