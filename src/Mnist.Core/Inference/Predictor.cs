@@ -56,7 +56,8 @@ public sealed class Predictor
     /// Classifies like <see cref="Predict"/> and also returns what the first convolution of the
     /// first network detects in the image itself: its output after the normalisation and
     /// activation that follow it (null for a network without a convolution). Same answer as
-    /// <see cref="Predict"/>: the network runs layer by layer, exactly as <see cref="Sequential.Forward"/> does.
+    /// <see cref="Predict"/>: the network runs layer by layer in its own order (<see cref="Sequential.Forward"/>
+    /// pools before a ReLU, with the same values, but the maps need the full-size activation).
     /// </summary>
     public (Prediction Prediction, FeatureMaps? Maps) PredictWithFeatureMaps(ReadOnlySpan<float> unitPixels)
     {

@@ -8,14 +8,36 @@ namespace Mnist.Core.Layers;
 /// <see cref="Layer.ComputeInputGradient"/> to false passes it on to the first layer, so a model
 /// skips the gradient with respect to its images.
 /// </summary>
+/// <remarks>
+/// A ReLU followed by max pooling runs pooling first: max(relu(x)) = relu(max(x)), so the ReLU and
+/// its backward touch a quarter of the values (2×2 windows) and never the full-size activation.
+/// The bits stay the same: where a window's maximum is positive both orders pick the same winner
+/// and pass its gradient; where it is not, both give +0 everywhere.
+/// </remarks>
 public sealed class Sequential : Layer, ICompositeLayer
 {
     private readonly Layer[] _layers;
+    /// <summary>The order the layers run in: theirs, but for each ReLU–max-pool pair swapped.</summary>
+    private readonly int[] _order;
 
     public Sequential(IEnumerable<Layer> layers)
     {
         _layers = [.. layers];
         if (_layers.Length == 0) throw new ArgumentException("a sequential model needs at least one layer");
+        _order = RunOrder(_layers);
+    }
+
+    private static int[] RunOrder(Layer[] layers)
+    {
+        var order = new int[layers.Length];
+        for (int i = 0; i < layers.Length; i++) order[i] = i;
+        for (int i = 0; i + 1 < layers.Length; i++)
+            if (layers[i] is ReLU && layers[i + 1] is MaxPool2D)
+            {
+                (order[i], order[i + 1]) = (i + 1, i);
+                i++;
+            }
+        return order;
     }
 
     public Sequential(params Layer[] layers) : this((IEnumerable<Layer>)layers) { }
@@ -59,15 +81,15 @@ public sealed class Sequential : Layer, ICompositeLayer
     public override Tensor Forward(Tensor input, bool training)
     {
         var x = input;
-        for (int i = 0; i < _layers.Length; i++) x = _layers[i].Forward(x, training);
+        foreach (int i in _order) x = _layers[i].Forward(x, training);
         return x;
     }
 
     public override Tensor Backward(Tensor gradOutput)
     {
-        _layers[0].ComputeInputGradient = ComputeInputGradient;
+        _layers[_order[0]].ComputeInputGradient = ComputeInputGradient;
         var g = gradOutput;
-        for (int i = _layers.Length - 1; i >= 0; i--) g = _layers[i].Backward(g);
+        for (int i = _order.Length - 1; i >= 0; i--) g = _layers[_order[i]].Backward(g);
         return g;
     }
 
