@@ -635,6 +635,19 @@ let private elementwiseTests =
                 expectClose (sumTolerance (batch * plane)) $"sum channels {batch}x{channels}x{plane}" s1 s2
         }
 
+        test "channel sums give the same bits on any thread count (large enough to be split)" {
+            for batch, channels, plane in [ 64, 32, 784; 16, 3, 10007; 64, 64, 196 ] do
+                let x = rand 93 (batch * channels * plane)
+                let sums threads =
+                    withThreads threads (fun () ->
+                        let s = rand 94 channels
+                        Elementwise.SumChannels(x, batch, plane, s)
+                        s)
+                let serial = sums 1
+                for threads in threadCounts do
+                    expectSame $"sum channels {batch}x{channels}x{plane}, {threads} threads" serial (sums threads)
+        }
+
         test "axpy, add and scale equal the reference" {
             for threads in threadCounts do
                 withThreads threads (fun () ->

@@ -82,14 +82,45 @@ public static class Elementwise
         for (int r = 0; r < rows; r++) AddInPlace(sums, matrix.Slice(r * cols, cols));
     }
 
-    /// <summary>sums[c] = Σ over batch and plane of x[n, c, :] (conv bias gradient).</summary>
-    public static void SumChannels(ReadOnlySpan<float> x, int batch, int plane, Span<float> sums)
+    /// <summary>
+    /// sums[c] = Σ over batch and plane of x[n, c, :] (conv bias gradient). Large inputs split the
+    /// channels over the kernel threads; each channel still adds image after image, so the bits
+    /// do not depend on the thread count.
+    /// </summary>
+    public static unsafe void SumChannels(ReadOnlySpan<float> x, int batch, int plane, Span<float> sums)
     {
         int channels = sums.Length;
         x = x[..(batch * channels * plane)];
-        sums.Clear();
-        for (int n = 0; n < batch; n++)
-            for (int c = 0; c < channels; c++) sums[c] += Sum(x.Slice((n * channels + c) * plane, plane));
+        int chunks = Math.Min(channels, Chunks(x.Length));
+        fixed (float* px = x, ps = sums)
+        {
+            var job = _channelSums ??= new ChannelSumJob();
+            job.Set(batch, channels, plane, chunks, px, ps);
+            if (chunks > 1) KernelThreads.For(chunks, job);
+            else job.Run(0, 0);
+        }
+    }
+
+    [ThreadStatic] private static ChannelSumJob? _channelSums;
+
+    /// <summary>The channel sums of <see cref="SumChannels"/>, a range of channels per task.</summary>
+    private sealed unsafe class ChannelSumJob : IParallelWork
+    {
+        private int _batch, _channels, _plane, _chunks;
+        private float* _x, _sums;
+
+        public void Set(int batch, int channels, int plane, int chunks, float* x, float* sums)
+        {
+            _batch = batch; _channels = channels; _plane = plane; _chunks = chunks; _x = x; _sums = sums;
+        }
+
+        public void Run(int task, int thread)
+        {
+            int c0 = _channels * task / _chunks, c1 = _channels * (task + 1) / _chunks;
+            for (int c = c0; c < c1; c++) _sums[c] = 0f;
+            for (int n = 0; n < _batch; n++)
+                for (int c = c0; c < c1; c++) _sums[c] += Sum(new ReadOnlySpan<float>(_x + ((long)n * _channels + c) * _plane, _plane));
+        }
     }
 
     /// <summary>y += a·x.</summary>
