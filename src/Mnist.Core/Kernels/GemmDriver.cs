@@ -154,11 +154,23 @@ internal static unsafe class GemmDriver
     /// <see cref="PackBRow"/>); the NR columns of a panel are consecutive, so col .. col + 7 are
     /// too when col is a multiple of 8.
     /// </summary>
-    public static long PackedBIndex(int k, int n, int row, int col)
+    public static long PackedBIndex(int k, int n, int row, int col) => PackedBRow(k, n, row).At(col);
+
+    /// <summary>Row <paramref name="row"/> of a k×n op(B) in a whole packed B (<see cref="PackedBIndex"/>), looked up once for all its columns.</summary>
+    public static PackedRow PackedBRow(int k, int n, int row)
     {
         int nr = NR;
         var (k0, kc) = SliceOf(k, row);
-        return (long)RoundUp(n, nr) * k0 + (long)(col / nr) * kc * nr + (long)(row - k0) * nr + col % nr;
+        return new PackedRow((long)RoundUp(n, nr) * k0 + (long)(row - k0) * nr, (long)kc * nr, nr);
+    }
+
+    /// <summary>One row of a packed B: columns 0 .. NR − 1 from Start on, each next NR columns Panel floats further.</summary>
+    public readonly struct PackedRow(long start, long panel, int nr)
+    {
+        public readonly long Start = start, Panel = panel;
+        public readonly int Nr = nr;
+
+        public long At(int col) => Start + col / Nr * Panel + col % Nr;
     }
 
     /// <summary>

@@ -128,22 +128,21 @@ internal static unsafe class WinogradBlocks
     public static void Inputs(in ConvGeometry pg, float* padded, in TileMap map, int count, float* v, long plane)
     {
         long channelSize = (long)pg.Height * pg.Width;
-        int channels = pg.Channels, j = 0;
-        if (Avx.IsSupported)
+        int channels = pg.Channels, vectors = Avx.IsSupported ? count / Lanes * Lanes : 0;
+        int* offsets = stackalloc int[Lanes];
+        // Channel by channel, so each row of the packed B is looked up once.
+        for (int c = 0; c < channels; c++)
         {
-            int* offsets = stackalloc int[Lanes];
-            for (; j + Lanes <= count; j += Lanes)
+            var row = GemmDriver.PackedBRow(channels, count, c);
+            float* channel = padded + c * channelSize;
+            for (int j = 0; j < vectors; j += Lanes)
             {
                 int first = map.Input[j];
                 for (int l = 0; l < Lanes; l++) offsets[l] = map.Input[j + l] - first;
-                float* image = padded + first;
-                for (int c = 0; c < channels; c++, image += channelSize)
-                    InputLanes(image, pg.Width, offsets, v + GemmDriver.PackedBIndex(channels, count, c, j), plane);
+                InputLanes(channel + first, pg.Width, offsets, v + row.At(j), plane);
             }
+            for (int j = vectors; j < count; j++) InputTile(pg, channel + map.Input[j], v + row.At(j), plane);
         }
-        for (; j < count; j++)
-            for (int c = 0; c < channels; c++)
-                InputTile(pg, padded + map.Input[j] + c * channelSize, v + GemmDriver.PackedBIndex(channels, count, c, j), plane);
         ClearPanelEnd(channels, count, v, plane);
     }
 
@@ -160,12 +159,13 @@ internal static unsafe class WinogradBlocks
         for (int j = 0; j < count; j++)
         {
             float* window = padded + map.Input[j];
+            var row = GemmDriver.PackedBRow(count, channels, j);
             int c = 0;
             if (Avx.IsSupported)
                 for (; c + Lanes <= channels; c += Lanes)
-                    InputLanes(window + (long)c * channelSize, pg.Width, offsets, v + GemmDriver.PackedBIndex(count, channels, j, c), plane);
+                    InputLanes(window + (long)c * channelSize, pg.Width, offsets, v + row.At(c), plane);
             for (; c < channels; c++)
-                InputTile(pg, window + (long)c * channelSize, v + GemmDriver.PackedBIndex(count, channels, j, c), plane);
+                InputTile(pg, window + (long)c * channelSize, v + row.At(c), plane);
         }
         ClearPanelEnd(count, channels, v, plane);
     }
