@@ -636,7 +636,7 @@ let private elementwiseTests =
         }
 
         test "channel sums give the same bits on any thread count (large enough to be split)" {
-            for batch, channels, plane in [ 64, 32, 784; 16, 3, 10007; 64, 64, 196 ] do
+            for batch, channels, plane in [ 64, 32, 784; 16, 3, 10007; 64, 64, 196; 3, 0, 11 ] do
                 let x = rand 93 (batch * channels * plane)
                 let sums threads =
                     withThreads threads (fun () ->

@@ -91,7 +91,7 @@ public static class Elementwise
     {
         int channels = sums.Length;
         x = x[..(batch * channels * plane)];
-        int chunks = Math.Min(channels, Chunks(x.Length));
+        int chunks = Math.Max(1, Math.Min(channels, Chunks(x.Length)));
         fixed (float* px = x, ps = sums)
         {
             var job = _channelSums ??= new ChannelSumJob();
