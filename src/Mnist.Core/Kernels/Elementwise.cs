@@ -232,7 +232,10 @@ public static class Elementwise
     private const int ChunkElements = 1 << 16;
 
     /// <summary>How many chunks a pass over n elements is cut into (1: run it here).</summary>
-    private static int Chunks(int n) => KernelThreads.ThreadsFor(Math.Max(1, n / ChunkElements));
+    internal static int Chunks(int n) => KernelThreads.ThreadsFor(Math.Max(1, n / ChunkElements));
+
+    /// <summary>Where chunk <paramref name="chunk"/> of n elements in <paramref name="chunks"/> starts: on a 64-float boundary, the last ending at n.</summary>
+    internal static int ChunkStart(int n, int chunks, int chunk) => chunk == chunks ? n : (int)((long)n * chunk / chunks) & ~63;
 
     [ThreadStatic] private static ChunkJob? _chunks;
 
@@ -261,7 +264,7 @@ public static class Elementwise
 
         public void Run(int task, int thread)
         {
-            int i0 = Cut(task), i1 = Cut(task + 1), len = i1 - i0;
+            int i0 = ChunkStart(_n, _chunks, task), i1 = ChunkStart(_n, _chunks, task + 1), len = i1 - i0;
             switch (_op)
             {
                 case Op.Relu: ReluSerial(new ReadOnlySpan<float>(_a + i0, len), new Span<float>(_c + i0, len)); break;
@@ -276,6 +279,5 @@ public static class Elementwise
             }
         }
 
-        private int Cut(int chunk) => chunk == _chunks ? _n : (int)((long)_n * chunk / _chunks) & ~63;
     }
 }

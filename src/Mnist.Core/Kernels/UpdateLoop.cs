@@ -22,9 +22,6 @@ internal interface IElementRule
 /// </summary>
 internal static unsafe class UpdateLoop
 {
-    /// <summary>Elements per thread below which an update stays on one thread.</summary>
-    private const int ChunkElements = 1 << 16;
-
     public static void Run<TRule>(in TRule rule, Span<float> p, ReadOnlySpan<float> g, Span<float> s0, Span<float> s1)
         where TRule : struct, IElementRule
     {
@@ -33,7 +30,7 @@ internal static unsafe class UpdateLoop
         bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty;
         if ((has0 && s0.Length != n) || (has1 && s1.Length != n))
             throw new ArgumentException("optimizer state does not match the parameter size");
-        int chunks = KernelThreads.ThreadsFor(n / ChunkElements);
+        int chunks = Elementwise.Chunks(n);
         if (chunks <= 1)
         {
             RunSerial(rule, p, g, s0, s1);
@@ -47,7 +44,7 @@ internal static unsafe class UpdateLoop
         }
     }
 
-    /// <summary>Chunk c of n elements: whole vectors but for the last chunk, so the tail stays at the end.</summary>
+    /// <summary>Chunk c of n elements, cut as <see cref="Elementwise"/>'s passes are: whole vectors but for the last chunk, so the tail stays at the end.</summary>
     private sealed class Chunked<TRule> : IParallelWork where TRule : struct, IElementRule
     {
         [ThreadStatic] public static Chunked<TRule>? Job;
@@ -63,12 +60,9 @@ internal static unsafe class UpdateLoop
 
         public void Run(int chunk, int thread)
         {
-            int w = Vector<float>.Count;
-            int start = Boundary(chunk), length = Boundary(chunk + 1) - start;
+            int start = Elementwise.ChunkStart(_n, _chunks, chunk), length = Elementwise.ChunkStart(_n, _chunks, chunk + 1) - start;
             RunSerial(_rule, new Span<float>(_p + start, length), new ReadOnlySpan<float>(_g + start, length),
                 _s0 == null ? default : new Span<float>(_s0 + start, length), _s1 == null ? default : new Span<float>(_s1 + start, length));
-
-            int Boundary(int c) => c == _chunks ? _n : (int)((long)_n * c / _chunks) / w * w;
         }
     }
 
