@@ -44,6 +44,7 @@ public static class Program
         Console.WriteLine();
         GemmTable();
         ConvolutionTable();
+        PassTable();
         StepTable();
         Console.WriteLine($"load average at end: {LoadAverage()}");
     }
@@ -126,6 +127,41 @@ public static class Program
             }
         }
         Console.WriteLine();
+    }
+
+    // ------------------------------------------------------------------ memory-bound passes
+
+    /// <summary>The classic step's pooling and ReLU passes alone: bound by memory traffic, not arithmetic.</summary>
+    private static void PassTable()
+    {
+        Console.WriteLine($"Pooling and ReLU, batch {Batch}                ms        GB/s   reference  ratio");
+        foreach (var (name, g) in new[] { ("pool1 2×2, 32×28×28", new PoolGeometry(32, 28, 28, 2, 2)), ("pool2 2×2, 64×14×14", new PoolGeometry(64, 14, 14, 2, 2)) })
+        {
+            int inputs = Batch * g.Channels * g.InPlane, outputs = Batch * g.Channels * g.OutPlane;
+            float[] x = Random(inputs, 50), y = new float[outputs], dy = Random(outputs, 51), dx = new float[inputs];
+            int[] argmax = new int[outputs];
+            Pooling.MaxForward(g, Batch, x, y, argmax);
+            // Bytes touched: forward reads x, writes y and argmax; backward reads dy and argmax, writes dx.
+            double bytes = 4.0 * (inputs + 2 * outputs);
+            Row(name + " max forward", bytes, () => Pooling.MaxForward(g, Batch, x, y, argmax),
+                () => PoolingReference.MaxForward(g, Batch, x, y, argmax));
+            Row(name + " max backward", bytes, () => Pooling.MaxBackward(g, Batch, dy, argmax, dx),
+                () => PoolingReference.MaxBackward(g, Batch, dy, argmax, dx));
+        }
+        {
+            int n = Batch * 32 * 28 * 28;
+            float[] x = Random(n, 52), y = new float[n], dy = Random(n, 53), dx = new float[n];
+            Row("ReLU forward, 32×28×28", 8.0 * n, () => Elementwise.Relu(x, y), () => ElementwiseReference.Relu(x, y));
+            Row("ReLU backward, 32×28×28", 12.0 * n, () => Elementwise.ReluBackward(x, dy, dx), () => ElementwiseReference.ReluBackward(x, dy, dx));
+        }
+        Console.WriteLine();
+
+        static void Row(string name, double bytes, Action fast, Action reference)
+        {
+            double t = Median(fast);
+            double r = _reference ? Median(reference, referenceRuns: true) : double.NaN;
+            Console.WriteLine($"{name,-40}{t * 1e3,7:F3}  {bytes / t / 1e9,9:F1}   {bytes / r / 1e9,9:F2}  {r / t,5:F0}×");
+        }
     }
 
     // ------------------------------------------------------------------ whole step

@@ -503,7 +503,9 @@ let private poolGeometries =
       PoolGeometry(2, 33, 35, 2, 2)    // vector body, scalar tail, odd width
       PoolGeometry(2, 7, 8, 3, 2)      // overlapping windows
       PoolGeometry(1, 6, 6, 3, 3)
-      PoolGeometry(2, 5, 9, 2, 1) ]
+      PoolGeometry(2, 5, 9, 2, 1)
+      PoolGeometry(3, 2, 6, 2, 2)      // one output row: every row is a plane's last
+      PoolGeometry(2, 5, 4, 2, 2) ]    // rows of two outputs, an unused last row
 
 let private poolingTests =
     testList "Pooling" [
@@ -544,6 +546,23 @@ let private poolingTests =
                         PoolingReference.MaxBackward(&g, batch, dy, a1, dx1)
                         Pooling.MaxBackward(&g, batch, dy, a1, dx2)
                         expectSame $"max backward {g}, {threads} threads" dx1 dx2)
+        }
+
+        test "max pooling writes nothing past the batch's planes" {
+            // Short rows load and store whole vectors that spill into the next row: never past the last plane.
+            for g in poolGeometries do
+                let batch = 2
+                let x = rand 69 (batch * g.Channels * g.InPlane)
+                let outputs = batch * g.Channels * g.OutPlane
+                let spare = 16
+                let y = Array.create (outputs + spare) 7.0f
+                let argmax = Array.create (outputs + spare) -7
+                Pooling.MaxForward(&g, batch, x, y, argmax)
+                Expect.sequenceEqual y[outputs..] (Array.create spare 7.0f) $"y past the outputs, {g}"
+                Expect.sequenceEqual argmax[outputs..] (Array.create spare -7) $"argmax past the outputs, {g}"
+                let dx = Array.create (x.Length + spare) 7.0f
+                Pooling.MaxBackward(&g, batch, rand 70 outputs, argmax, dx)
+                Expect.sequenceEqual dx[x.Length..] (Array.create spare 7.0f) $"dx past the inputs, {g}"
         }
 
         test "max backward scatters a winner outside its window like the reference" {
@@ -799,9 +818,49 @@ let private dropoutKernelTests =
         }
     ]
 
+// ---------------------------------------------------------------- the kernel threads
+
+/// Counts the runs of each task and records which thread index ran it.
+type private CountingWork(count: int, ?failAt: int) =
+    let runs = Array.zeroCreate<int> count
+    let threads = Array.create count -1
+    member _.Runs = runs
+    member _.Threads = threads
+    interface IParallelWork with
+        member _.Run(task, thread) =
+            Threading.Interlocked.Increment(&runs[task]) |> ignore
+            threads[task] <- thread
+            if failAt = Some task then failwith "task failed on purpose"
+
+let private threadTests =
+    testList "KernelThreads" [
+        test "every task runs exactly once, on threads numbered below the thread count" {
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for count in [ 0; 1; 2; 3; 5; 17; 1000 ] do
+                        for _round in 1 .. 20 do
+                            let work = CountingWork(count)
+                            KernelThreads.For(count, work)
+                            Expect.isTrue (work.Runs |> Array.forall ((=) 1)) $"{count} tasks, {threads} threads: each once"
+                            Expect.isTrue (work.Threads |> Array.forall (fun t -> t >= 0 && t < min threads (max count 1)))
+                                $"{count} tasks, {threads} threads: thread indices")
+        }
+
+        test "a failing task's exception surfaces, and the threads serve the next job" {
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    let work = CountingWork(64, failAt = 40)
+                    Expect.throws (fun () -> KernelThreads.For(64, work)) "the failure is thrown"
+                    Expect.isTrue (work.Runs |> Array.forall (fun n -> n <= 1)) "no task ran twice"
+                    let next = CountingWork(64)
+                    KernelThreads.For(64, next)
+                    Expect.isTrue (next.Runs |> Array.forall ((=) 1)) "the next job runs whole")
+        }
+    ]
+
 [<Tests>]
 let tests =
     testSequencedGroup TestData.kernelSettings
     <| testList "Kernels" [
-        gemmTests; im2colTests; convolutionTests; winogradTests; poolingTests; elementwiseTests
+        threadTests; gemmTests; im2colTests; convolutionTests; winogradTests; poolingTests; elementwiseTests
         activationTests; batchNormKernelTests; dropoutKernelTests ]

@@ -1,6 +1,6 @@
 namespace Mnist.Core.Kernels;
 
-/// <summary>A unit of parallel kernel work: task indices are handed out to threads dynamically.</summary>
+/// <summary>A unit of parallel kernel work: each thread starts on its own range of task indices.</summary>
 internal interface IParallelWork
 {
     /// <param name="task">Which task to run, 0 ≤ task &lt; the count given to <see cref="KernelThreads.For"/>.</param>
@@ -15,6 +15,15 @@ internal interface IParallelWork
 /// Tasks must write disjoint outputs; which thread runs which task never changes the result.
 /// A call made from inside a running job, or while another thread owns the workers, runs inline.
 /// </summary>
+/// <remarks>
+/// Thread i of a job of n tasks starts on tasks [i·n/t, (i+1)·n/t) and, when they run out, takes
+/// what is left of the others' ranges. So in the common case each thread works on the same part
+/// of the batch in every kernel (the same images' padding, tiles, outputs, pooling) and finds its
+/// data in its own core's cache, and neighbouring tasks' shared cache lines (a row of transformed
+/// kernels, say) are written by one core. Handing tasks out one by one from a shared counter
+/// measured the Winograd forward only 10% faster on two threads than on one (Zen 5): each core
+/// kept pulling lines the other had just written.
+/// </remarks>
 public static class KernelThreads
 {
     private static int _maxThreads = Environment.ProcessorCount;
@@ -38,10 +47,8 @@ public static class KernelThreads
     private static Worker[] _workers = [];
     private static int _generation;
     private static int _activeWorkers;
-    // (generation << 32) | next task index: a claim is only valid for the generation it names,
-    // so a worker that wakes late can never run a task of a job that has moved on.
-    private static long _claim;
-    private static int _taskCount;
+    private static Ranges _ranges = new(1);
+    private static int _threads;
     private static IParallelWork? _work;
     private static int _completed;
     private static Exception? _failure;
@@ -62,12 +69,12 @@ public static class KernelThreads
         {
             EnsureWorkers(threads - 1);
             _work = work;
-            _taskCount = count;
             _completed = 0;
             _failure = null;
             _activeWorkers = threads - 1;
+            _threads = threads;
             int generation = _generation + 1;
-            Interlocked.Exchange(ref _claim, (long)generation << 32);
+            _ranges.Start(generation, count, threads);
             Interlocked.Exchange(ref _generation, generation);
             for (int i = 0; i < threads - 1; i++) _workers[i].WakeIfSleeping();
 
@@ -97,29 +104,83 @@ public static class KernelThreads
         finally { _inside = wasInside; }
     }
 
+    /// <summary>Runs the thread's own range, then what the other threads have not yet claimed of theirs.</summary>
     private static void RunTasks(int generation, int thread)
     {
-        while (true)
+        var ranges = Volatile.Read(ref _ranges);
+        // A late worker may pair older ranges with a newer, larger job: those ranges are used up anyway.
+        int threads = Math.Min(Volatile.Read(ref _threads), ranges.Threads);
+        for (int i = 0; i < threads; i++)
+            if (!RunRange(ranges, generation, (thread + i) % threads, thread)) return;
+    }
+
+    /// <summary>Claims and runs tasks of one thread's range until it is empty; false once the job has moved on.</summary>
+    private static bool RunRange(Ranges ranges, int generation, int range, int thread)
+    {
+        while (ranges.TryClaim(generation, range, out int task))
         {
-            long claim = Volatile.Read(ref _claim);
-            if ((int)(claim >> 32) != generation) return;
-            int task = (int)claim;
-            if (task >= Volatile.Read(ref _taskCount)) return;
-            if (Interlocked.CompareExchange(ref _claim, claim + 1, claim) != claim) continue;
             // The job cannot change before this claimed task completes, so _work is this generation's.
             try { _work!.Run(task, thread); }
             catch (Exception e) { Interlocked.CompareExchange(ref _failure, e, null); }
             Interlocked.Increment(ref _completed);
         }
+        return ranges.Current(generation, range);
     }
 
     private static void EnsureWorkers(int needed)
     {
+        // Replaced only between jobs: a late worker still holding the old ranges finds them all used up.
+        if (_ranges.Threads < needed + 1) _ranges = new Ranges(needed + 1);
         if (_workers.Length >= needed) return;
         var grown = new Worker[needed];
         Array.Copy(_workers, grown, _workers.Length);
         for (int i = _workers.Length; i < needed; i++) grown[i] = new Worker(i);
         _workers = grown;
+    }
+
+    /// <summary>
+    /// Each thread's range of the current job: a claim word (generation &lt;&lt; 32) | next task, and the
+    /// range's end. A claim is only valid for the generation it names, so a worker that wakes late can
+    /// never run a task of a job that has moved on. The ends come in two sets, by the generation's
+    /// parity, so the next job cannot change the end such a worker compares its stale claim with: by
+    /// the time a job writes a set of ends again, every claim names a newer generation. Each counter
+    /// sits on its own cache lines.
+    /// </summary>
+    private sealed class Ranges(int threads)
+    {
+        private const int Stride = 16;
+        private readonly long[] _claims = new long[threads * Stride];
+        private readonly int[] _ends = new int[2 * threads * Stride];
+
+        public int Threads => threads;
+
+        /// <summary>Thread i of <paramref name="threadCount"/> gets tasks [i·count/t, (i+1)·count/t).</summary>
+        public void Start(int generation, int count, int threadCount)
+        {
+            for (int i = 0; i < threadCount; i++)
+            {
+                // The end first: a thread that reads this generation's claim then reads this end.
+                _ends[End(generation, i)] = (int)((long)count * (i + 1) / threadCount);
+                Interlocked.Exchange(ref _claims[i * Stride], ((long)generation << 32) | (uint)((long)count * i / threadCount));
+            }
+        }
+
+        public bool TryClaim(int generation, int range, out int task)
+        {
+            ref long slot = ref _claims[range * Stride];
+            while (true)
+            {
+                long claim = Volatile.Read(ref slot);
+                task = (int)claim;
+                if ((int)(claim >> 32) != generation || task >= Volatile.Read(ref _ends[End(generation, range)])) return false;
+                if (Interlocked.CompareExchange(ref slot, claim + 1, claim) == claim) return true;
+            }
+        }
+
+        /// <summary>Whether the range still belongs to this generation's job.</summary>
+        public bool Current(int generation, int range) => (int)(Volatile.Read(ref _claims[range * Stride]) >> 32) == generation;
+
+        private int End(int generation, int range) => ((generation & 1) * threads + range) * Stride;
     }
 
     private sealed class Worker
