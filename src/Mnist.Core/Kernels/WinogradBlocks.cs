@@ -84,7 +84,7 @@ internal static unsafe class WinogradBlocks
         public void Run(int chunk, int thread)
         {
             var pg = Padded(_g);
-            int p = _g.Pad, h = _g.Height, w = _g.Width, pw = pg.Width, right = pw - p - w;
+            int p = _g.Pad, h = _g.Height, w = _g.Width, pw = pg.Width;
             int first = (int)((long)_planes * chunk / _chunks), end = (int)((long)_planes * (chunk + 1) / _chunks);
             for (long plane = first; plane < end; plane++)
             {
@@ -93,13 +93,29 @@ internal static unsafe class WinogradBlocks
                 for (int i = 0; i < h; i++)
                 {
                     float* row = dst + (long)(i + p) * pw;
-                    new Span<float>(row, p).Clear();
-                    new ReadOnlySpan<float>(src + (long)i * w, w).CopyTo(new Span<float>(row + p, w));
-                    new Span<float>(row + p + w, right).Clear();
+                    for (int k = 0; k < p; k++) row[k] = 0f;
+                    CopyRow(src + (long)i * w, row + p, w);
+                    for (int k = p + w; k < pw; k++) row[k] = 0f;
                 }
                 new Span<float>(dst + (long)(h + p) * pw, (pg.Height - h - p) * pw).Clear();
             }
         }
+    }
+
+    /// <summary>
+    /// Copies a short row inline: whole vectors, the last one ending at the row's end (a few floats
+    /// written twice, the same values). The library copy's call cost per 14-float row made padding
+    /// about 2.5% of a classic epoch (perf, Zen 5).
+    /// </summary>
+    private static void CopyRow(float* src, float* dst, int n)
+    {
+        if (!Avx.IsSupported || n < Lanes)
+        {
+            new ReadOnlySpan<float>(src, n).CopyTo(new Span<float>(dst, n));
+            return;
+        }
+        for (int k = 0; k < n - Lanes; k += Lanes) Avx.Store(dst + k, Avx.LoadVector256(src + k));
+        Avx.Store(dst + n - Lanes, Avx.LoadVector256(src + n - Lanes));
     }
 
     /// <summary>Where tiles [tile0, tile0 + count) of the batch lie, for a convolution g with its input padded.</summary>
