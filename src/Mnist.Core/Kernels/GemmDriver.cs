@@ -18,23 +18,34 @@ internal static unsafe class GemmDriver
     internal static double ParallelFlops = 2e6;
 
     /// <summary>Set by tests to run a narrower tile than the machine's best (never a wider one).</summary>
-    internal static GemmPath Forced = GemmPath.Auto;
+    internal static GemmPath Forced
+    {
+        get => _forced;
+        set
+        {
+            _forced = value;
+            _path = Resolve(value);
+        }
+    }
+
+    private static GemmPath _forced = GemmPath.Auto;
+    // Resolved once per setting: the packing and Winograd code ask for it per row (1% of a resnet epoch when recomputed).
+    private static GemmPath _path = Resolve(GemmPath.Auto);
 
     /// <summary>The tile this machine runs: AVX-512 where present, else AVX2+FMA, else portable.</summary>
-    internal static GemmPath Path
+    internal static GemmPath Path => _path;
+
+    private static GemmPath Resolve(GemmPath forced)
     {
-        get
+        bool avx512 = Avx512F.IsSupported, avx2 = Avx2.IsSupported && Fma.IsSupported;
+        return forced switch
         {
-            bool avx512 = Avx512F.IsSupported, avx2 = Avx2.IsSupported && Fma.IsSupported;
-            return Forced switch
-            {
-                GemmPath.Portable => GemmPath.Portable,
-                GemmPath.Avx2 when avx2 => GemmPath.Avx2,
-                GemmPath.Auto or GemmPath.Avx512 when avx512 => GemmPath.Avx512,
-                GemmPath.Auto or GemmPath.Avx512 when avx2 => GemmPath.Avx2,
-                _ => GemmPath.Portable,
-            };
-        }
+            GemmPath.Portable => GemmPath.Portable,
+            GemmPath.Avx2 when avx2 => GemmPath.Avx2,
+            GemmPath.Auto or GemmPath.Avx512 when avx512 => GemmPath.Avx512,
+            GemmPath.Auto or GemmPath.Avx512 when avx2 => GemmPath.Avx2,
+            _ => GemmPath.Portable,
+        };
     }
 
     /// <summary>Tile columns of the current path.</summary>
