@@ -83,43 +83,49 @@ public static class Elementwise
     }
 
     /// <summary>
-    /// sums[c] = Σ over batch and plane of x[n, c, :] (conv bias gradient). Large inputs split the
-    /// channels over the kernel threads; each channel still adds image after image, so the bits
-    /// do not depend on the thread count.
+    /// sums[c] = Σ over batch and plane of x[n, c, :] (conv bias gradient). Large inputs take each
+    /// plane's sum on the kernel threads, a range of images each (the threads' own part of the batch,
+    /// as in the layers' other kernels: taking a range of channels instead read the other core's
+    /// images); each channel then adds its planes' sums image after image, so the bits do not depend
+    /// on the thread count.
     /// </summary>
     public static unsafe void SumChannels(ReadOnlySpan<float> x, int batch, int plane, Span<float> sums)
     {
         int channels = sums.Length;
         x = x[..(batch * channels * plane)];
-        int chunks = Math.Max(1, Math.Min(channels, Chunks(x.Length)));
-        fixed (float* px = x, ps = sums)
+        int chunks = Math.Max(1, Math.Min(batch, Chunks(x.Length)));
+        if (_planeSums is null || _planeSums.Length < batch * channels) _planeSums = new float[batch * channels];
+        fixed (float* px = x, ps = sums, pp = _planeSums)
         {
-            var job = _channelSums ??= new ChannelSumJob();
-            job.Set(batch, channels, plane, chunks, px, ps);
+            var job = _channelSums ??= new PlaneSumJob();
+            job.Set(batch, channels, plane, chunks, px, pp);
             if (chunks > 1) KernelThreads.For(chunks, job);
             else job.Run(0, 0);
+            for (int c = 0; c < channels; c++) ps[c] = 0f;
+            for (int n = 0; n < batch; n++)
+                for (int c = 0; c < channels; c++) ps[c] += pp[n * channels + c];
         }
     }
 
-    [ThreadStatic] private static ChannelSumJob? _channelSums;
+    [ThreadStatic] private static PlaneSumJob? _channelSums;
+    [ThreadStatic] private static float[]? _planeSums;
 
-    /// <summary>The channel sums of <see cref="SumChannels"/>, a range of channels per task.</summary>
-    private sealed unsafe class ChannelSumJob : IParallelWork
+    /// <summary>The plane sums of <see cref="SumChannels"/>, a range of images per task.</summary>
+    private sealed unsafe class PlaneSumJob : IParallelWork
     {
         private int _batch, _channels, _plane, _chunks;
-        private float* _x, _sums;
+        private float* _x, _planeSums;
 
-        public void Set(int batch, int channels, int plane, int chunks, float* x, float* sums)
+        public void Set(int batch, int channels, int plane, int chunks, float* x, float* planeSums)
         {
-            _batch = batch; _channels = channels; _plane = plane; _chunks = chunks; _x = x; _sums = sums;
+            _batch = batch; _channels = channels; _plane = plane; _chunks = chunks; _x = x; _planeSums = planeSums;
         }
 
         public void Run(int task, int thread)
         {
-            int c0 = _channels * task / _chunks, c1 = _channels * (task + 1) / _chunks;
-            for (int c = c0; c < c1; c++) _sums[c] = 0f;
-            for (int n = 0; n < _batch; n++)
-                for (int c = c0; c < c1; c++) _sums[c] += Sum(new ReadOnlySpan<float>(_x + ((long)n * _channels + c) * _plane, _plane));
+            int n0 = _batch * task / _chunks, n1 = _batch * (task + 1) / _chunks;
+            for (long p = (long)n0 * _channels; p < (long)n1 * _channels; p++)
+                _planeSums[p] = Sum(new ReadOnlySpan<float>(_x + p * _plane, _plane));
         }
     }
 
