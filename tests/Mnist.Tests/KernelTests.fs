@@ -309,6 +309,34 @@ let private convolutionTests =
                             (convReference g outC batch x w bias dy) (convFast g outC batch x w bias dy (Workspace())))
         }
 
+        test "single-channel first layers run directly with the im2col path's bits" {
+            let cases =
+                [ ConvGeometry(1, 28, 28, 3, 3, 1, 1), 32   // classic's conv1
+                  ConvGeometry(1, 28, 28, 3, 3, 1, 0), 32   // best's first layer
+                  ConvGeometry(1, 9, 16, 3, 3, 1, 1), 3     // rows of exactly one vector
+                  ConvGeometry(1, 7, 21, 3, 3, 1, 2), 4     // pad 2, a short last vector
+                  ConvGeometry(1, 6, 13, 3, 3, 1, 1), 4     // too narrow: im2col both ways
+                  ConvGeometry(1, 11, 20, 5, 5, 1, 2), 5 ]  // 5×5: im2col both ways
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for threads in threadCounts do
+                        withThreads threads (fun () ->
+                            for (g, outC) in cases do
+                                let batch = 3
+                                // Zeros of both signs: the direct chain must round them as the GEMM tile does.
+                                let x = rand 41 (batch * g.ImageSize)
+                                for i in 0 .. 7 .. x.Length - 1 do x[i] <- if i % 2 = 0 then 0.0f else -0.0f
+                                let w, bias = rand 42 (outC * g.ColRows), rand 43 outC
+                                let run () =
+                                    let y = Array.create (batch * outC * g.ColCols) nanf
+                                    Convolution.Forward(&g, outC, batch, x, w, bias, y, Workspace())
+                                    y
+                                let direct = run ()
+                                Convolution.DirectAllowed <- false
+                                let im2col = try run () finally Convolution.DirectAllowed <- true
+                                expectSame $"{path} {g} out {outC}, {threads} threads" im2col direct))
+        }
+
         test "backward weights depends on its arguments only (fresh workspace, or after a forward on other data)" {
             for (g, outC, batch) in convCases |> List.filter (fun (_, _, b) -> b = 3) do
                 let x, w, bias, dy = convInputs g outC batch 31

@@ -17,7 +17,8 @@ namespace Mnist.Core.Kernels;
 /// measured no slower than streaming them back, and BackwardWeights then depends on nothing but its
 /// arguments. A 1×1, stride-1, unpadded convolution uses x itself as its column matrix. 3×3
 /// stride-1 layers with 8 or more input and output channels go to <see cref="WinogradConvolution"/>
-/// instead (4/9 of the products; the weight gradient from 16 channels), where it measured faster;
+/// instead (4/9 of the products; the weight gradient from 16 channels), where it measured faster,
+/// and single-channel first layers' forward to <see cref="DirectConvolution"/> (the same bits);
 /// im2col stays the path for every other shape and the tests' yardstick.
 /// </remarks>
 public static class Convolution
@@ -37,6 +38,11 @@ public static class Convolution
         if (UsesWinograd(g, outChannels))
         {
             fixed (float* px = x, pw = w, pb = bias, py = y) WinogradConvolution.Forward(g, outChannels, batch, px, pw, pb, py, ws);
+            return;
+        }
+        if (DirectAllowed && DirectConvolution.Applies(g))
+        {
+            fixed (float* px = x, pw = w, pb = bias, py = y) DirectConvolution.Forward(g, outChannels, batch, px, pw, pb, py, ws);
             return;
         }
         bool direct = IsPointwise(g);
@@ -125,6 +131,9 @@ public static class Convolution
 
     /// <summary>Set by tests to run every shape through im2col, the reference for the Winograd path.</summary>
     internal static bool WinogradAllowed = true;
+
+    /// <summary>Set by tests to run first layers' forward through im2col, which the direct path must match bit for bit.</summary>
+    internal static bool DirectAllowed = true;
 
     /// <summary>3×3 stride-1 layers with enough channels go through Winograd F(2×2, 3×3), the rest through im2col.</summary>
     private static bool UsesWinograd(in ConvGeometry g, int outChannels) => WinogradAllowed && WinogradConvolution.Applies(g, outChannels);
