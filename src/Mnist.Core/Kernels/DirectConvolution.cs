@@ -121,21 +121,19 @@ internal static unsafe class DirectConvolution
                     if (oy < oh)
                     {
                         // The GEMM tile's order: from +0, tap 0 to tap 8, one fused multiply-add each.
-                        var acc = Avx512F.FusedMultiplyAdd(w0, Avx512F.LoadVector512(r), Vector512<float>.Zero);
-                        acc = Avx512F.FusedMultiplyAdd(w1, Avx512F.LoadVector512(r + 1), acc);
-                        acc = Avx512F.FusedMultiplyAdd(w2, Avx512F.LoadVector512(r + 2), acc);
-                        acc = Avx512F.FusedMultiplyAdd(w3, Avx512F.LoadVector512(r + pw), acc);
-                        acc = Avx512F.FusedMultiplyAdd(w4, Avx512F.LoadVector512(r + pw + 1), acc);
-                        acc = Avx512F.FusedMultiplyAdd(w5, Avx512F.LoadVector512(r + pw + 2), acc);
-                        acc = Avx512F.FusedMultiplyAdd(w6, Avx512F.LoadVector512(r + 2 * pw), acc);
-                        acc = Avx512F.FusedMultiplyAdd(w7, Avx512F.LoadVector512(r + 2 * pw + 1), acc);
-                        acc = Avx512F.FusedMultiplyAdd(w8, Avx512F.LoadVector512(r + 2 * pw + 2), acc);
-                        Avx512F.Store(yr, acc + b);
+                        var acc = Taps(w0, w1, w2, r, Vector512<float>.Zero);
+                        acc = Taps(w3, w4, w5, r + pw, acc);
+                        Avx512F.Store(yr, Taps(w6, w7, w8, r + 2 * pw, acc) + b);
                     }
                 }
             }
         }
     }
+
+    /// <summary>acc + a·r[0] + b·r[1] + c·r[2], one fused multiply-add at a time, in that order.</summary>
+    private static Vector512<float> Taps(Vector512<float> a, Vector512<float> b, Vector512<float> c, float* r, Vector512<float> acc) =>
+        Avx512F.FusedMultiplyAdd(c, Avx512F.LoadVector512(r + 2),
+            Avx512F.FusedMultiplyAdd(b, Avx512F.LoadVector512(r + 1), Avx512F.FusedMultiplyAdd(a, Avx512F.LoadVector512(r), acc)));
 
     /// <summary>The image into a plane with a zero border of the padding's width.</summary>
     private static void Pad(in ConvGeometry g, float* image, float* plane)
