@@ -66,7 +66,7 @@ internal static unsafe class DirectConvolution
         {
             int oh = _g.OutH, ow = _g.OutW, pw = PaddedWidth(_g);
             float* plane = _padded + (long)thread * PaddedSize(_g);
-            Pad(_g, _x + (long)n * _g.ImageSize, plane);
+            PaddedPlane.Copy(_x + (long)n * _g.ImageSize, _g.Height, _g.Width, _g.Pad, plane, _g.Height + 2 * _g.Pad, pw);
             for (int o = 0; o < _out; o++)
             {
                 float* k = _w + o * 9;
@@ -134,19 +134,4 @@ internal static unsafe class DirectConvolution
     private static Vector512<float> Taps(Vector512<float> a, Vector512<float> b, Vector512<float> c, float* r, Vector512<float> acc) =>
         Avx512F.FusedMultiplyAdd(c, Avx512F.LoadVector512(r + 2),
             Avx512F.FusedMultiplyAdd(b, Avx512F.LoadVector512(r + 1), Avx512F.FusedMultiplyAdd(a, Avx512F.LoadVector512(r), acc)));
-
-    /// <summary>The image into a plane with a zero border of the padding's width.</summary>
-    private static void Pad(in ConvGeometry g, float* image, float* plane)
-    {
-        int p = g.Pad, h = g.Height, w = g.Width, pw = PaddedWidth(g);
-        new Span<float>(plane, p * pw).Clear();
-        for (int i = 0; i < h; i++)
-        {
-            float* row = plane + (long)(i + p) * pw;
-            for (int k = 0; k < p; k++) row[k] = 0f;
-            new ReadOnlySpan<float>(image + (long)i * w, w).CopyTo(new Span<float>(row + p, w));
-            for (int k = p + w; k < pw; k++) row[k] = 0f;
-        }
-        new Span<float>(plane + (long)(h + p) * pw, p * pw).Clear();
-    }
 }

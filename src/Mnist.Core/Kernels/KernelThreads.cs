@@ -46,8 +46,8 @@ public static class KernelThreads
 
     private static Worker[] _workers = [];
     private static int _generation;
-    private static int _activeWorkers;
     private static Ranges _ranges = new(1);
+    // Threads of the current job, the caller included: workers 1.._threads-1 take part.
     private static int _threads;
     private static IParallelWork? _work;
     private static int _completed;
@@ -71,7 +71,6 @@ public static class KernelThreads
             _work = work;
             _completed = 0;
             _failure = null;
-            _activeWorkers = threads - 1;
             _threads = threads;
             int generation = _generation + 1;
             _ranges.Start(generation, count, threads);
@@ -223,7 +222,7 @@ public static class KernelThreads
                     deadline = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
                 }
                 seen = Volatile.Read(ref _generation);
-                if (_index < Volatile.Read(ref _activeWorkers)) RunTasks(seen, _index + 1);
+                if (_index + 1 < Volatile.Read(ref _threads)) RunTasks(seen, _index + 1);
             }
         }
     }
