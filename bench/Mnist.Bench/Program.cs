@@ -111,7 +111,14 @@ public static class Program
     private static void ConvolutionTable()
     {
         Console.WriteLine($"Convolution, batch {Batch}                      ms      GFLOP/s   reference  ratio");
-        foreach (var (name, conv) in new[] { ("conv1 1→32 28×28", new ConvBuffers(Conv1, 32, 10)), ("conv2 32→64 14×14", new ConvBuffers(Conv2, 64, 20)) })
+        foreach (var (name, conv) in new[]
+                 {
+                     ("conv1 1→32 28×28", new ConvBuffers(Conv1, 32, 10)), ("conv2 32→64 14×14", new ConvBuffers(Conv2, 64, 20)),
+                     // Strided layers (im2col's gather): resnet's downsampling 3×3s and best's 5×5s.
+                     ("resnet 16→32 3×3/2 28×28", new ConvBuffers(new(16, 28, 28, 3, 3, 2, 1), 32, 60)),
+                     ("resnet 32→64 3×3/2 14×14", new ConvBuffers(new(32, 14, 14, 3, 3, 2, 1), 64, 70)),
+                     ("best 32→32 5×5/2 24×24", new ConvBuffers(new(32, 24, 24, 5, 5, 2, 2), 32, 80)),
+                 })
         {
             conv.Forward();
             foreach (var (op, fast, reference) in new (string, Action, Action)[]
@@ -131,10 +138,10 @@ public static class Program
 
     // ------------------------------------------------------------------ memory-bound passes
 
-    /// <summary>The classic step's pooling and ReLU passes alone: bound by memory traffic, not arithmetic.</summary>
+    /// <summary>The classic step's pooling and ReLU passes and resnet's batch norms alone: bound by memory traffic, not arithmetic.</summary>
     private static void PassTable()
     {
-        Console.WriteLine($"Pooling and ReLU, batch {Batch}                ms        GB/s   reference  ratio");
+        Console.WriteLine($"Pooling, ReLU, batch norm, batch {Batch}       ms        GB/s   reference  ratio");
         foreach (var (name, g) in new[] { ("pool1 2×2, 32×28×28", new PoolGeometry(32, 28, 28, 2, 2)), ("pool2 2×2, 64×14×14", new PoolGeometry(64, 14, 14, 2, 2)) })
         {
             int inputs = Batch * g.Channels * g.InPlane, outputs = Batch * g.Channels * g.OutPlane;
@@ -153,6 +160,26 @@ public static class Program
             float[] x = Random(n, 52), y = new float[n], dy = Random(n, 53), dx = new float[n];
             Row("ReLU forward, 32×28×28", 8.0 * n, () => Elementwise.Relu(x, y), () => ElementwiseReference.Relu(x, y));
             Row("ReLU backward, 32×28×28", 12.0 * n, () => Elementwise.ReluBackward(x, dy, dx), () => ElementwiseReference.ReluBackward(x, dy, dx));
+        }
+        foreach (var (channels, side) in new[] { (16, 28), (32, 14), (64, 7) })
+        {
+            int plane = side * side, n = Batch * channels * plane;
+            float[] x = Random(n, 54), dy = Random(n, 55), xhat = new float[n], y = new float[n], dx = new float[n];
+            float[] gamma = Random(channels, 56), beta = Random(channels, 57), mean = new float[channels], invStd = new float[channels];
+            float[] runMean = new float[channels], runVar = new float[channels], dGamma = new float[channels], dBeta = new float[channels];
+            string name = $"batch norm {channels}×{side}×{side}";
+            // Bytes: forward reads x (twice for the statistics, once to apply), writes xhat and y;
+            // backward reads dy and xhat twice (sums, then dx) and writes dx.
+            Row(name + " forward", 20.0 * n,
+                () => BatchNormKernels.TrainingForward(x, Batch, channels, plane, 0.1f, 1e-5f, runMean, runVar, mean, invStd, gamma, beta, xhat, y),
+                () =>
+                {
+                    BatchNormReference.Statistics(x, Batch, channels, plane, 0.1f, 1e-5f, runMean, runVar, mean, invStd);
+                    BatchNormReference.Apply(x, Batch, channels, plane, mean, invStd, gamma, beta, xhat, y);
+                });
+            Row(name + " backward", 20.0 * n,
+                () => BatchNormKernels.Backward(dy, xhat, gamma, invStd, Batch, channels, plane, true, dGamma, dBeta, dx),
+                () => BatchNormReference.Backward(dy, xhat, gamma, invStd, Batch, channels, plane, true, dGamma, dBeta, dx));
         }
         Console.WriteLine();
 

@@ -198,7 +198,12 @@ let private convGeometries =
       ConvGeometry(1, 4, 4, 5, 5, 1, 2)     // kernel larger than the image
       ConvGeometry(2, 3, 3, 3, 3, 1, 3)     // whole rows of padding
       ConvGeometry(40, 6, 7, 3, 3, 1, 1)    // 360 column rows: two GEMM k-slices
-      ConvGeometry(13, 9, 8, 5, 5, 2, 2) ]  // 325 rows, strided
+      ConvGeometry(13, 9, 8, 5, 5, 2, 2)    // 325 rows, strided
+      ConvGeometry(3, 28, 28, 3, 3, 2, 1)   // resnet's downsampling (14 outputs a row)
+      ConvGeometry(2, 24, 24, 5, 5, 2, 2)   // best's strided 5×5
+      ConvGeometry(2, 40, 37, 3, 3, 2, 1)   // stride 2, 19 outputs a row: two 16-column chunks
+      ConvGeometry(2, 20, 40, 3, 3, 1, 0)   // "valid" stride 1, 38 outputs a row: three chunks
+      ConvGeometry(1, 6, 35, 4, 2, 2, 3) ]  // padding wider than the kernel, 20 outputs a row
 
 #nowarn "9" // pointers into pinned arrays for the internal fold
 let private foldScratch (g: ConvGeometry) (cols: float32[]) (image: float32[]) =
@@ -225,6 +230,24 @@ let private im2colTests =
                 Im2ColReference.Fold(&g, cols, expected)
                 Im2Col.Fold(&g, cols, actual)
                 expectSame $"fold {g}" expected actual
+        }
+
+        test "strided rows read and write nothing outside the image and the columns" {
+            // The image and the column matrix each sit between two inaccessible pages, flush
+            // against one then the other: a read of a padding position through an unmasked lane faults.
+            for g, atStart in List.allPairs convGeometries [ false; true ] do
+                use image = new GuardedFloats(g.ImageSize, atStart)
+                use cols = new GuardedFloats(g.ColRows * g.ColCols, atStart)
+                let values = rand 7 g.ImageSize
+                values.CopyTo(image.Span)
+                let expected = Array.zeroCreate<float32> (g.ColRows * g.ColCols)
+                Im2ColReference.Unfold(&g, values, expected)
+                Im2Col.Unfold(&g, image.Span, cols.Span)
+                expectSame $"unfold {g}" expected (cols.Span.ToArray())
+                let expectedImage = Array.copy values
+                Im2ColReference.Fold(&g, expected, expectedImage)
+                Im2Col.Fold(&g, expected, image.Span)
+                expectSame $"fold {g}" expectedImage (image.Span.ToArray())
         }
 
         test "the convolution's in-place fold of its scratch equals the reference" {

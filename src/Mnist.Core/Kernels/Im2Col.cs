@@ -75,6 +75,11 @@ public static class Im2Col
     /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats).</summary>
     private static unsafe void UnfoldRow(in ConvGeometry g, float* image, int r, float* dst)
     {
+        if (!IsShiftedPlane(g) && StridedRows.Supported(g.Stride))
+        {
+            StridedRows.Unfold(g, image, r, dst);
+            return;
+        }
         int taps = g.KernelH * g.KernelW, c = r / taps, ky = r % taps / g.KernelW, kx = r % g.KernelW;
         float* channel = image + (long)c * g.Height * g.Width;
         if (IsShiftedPlane(g)) UnfoldShiftedRow(g, channel, ky, kx, dst);
@@ -148,6 +153,11 @@ public static class Im2Col
                     float* src = cols + (long)((c * g.KernelH + ky) * g.KernelW + kx) * oh * ow;
                     var (lo, hi) = InsideColumns(g, kx);
                     if (hi <= lo) continue;
+                    if (StridedRows.Supported(s))
+                    {
+                        StridedRows.Fold(g, src, (c * g.KernelH + ky) * g.KernelW + kx, image);
+                        continue;
+                    }
                     int x0 = lo * s - g.Pad + kx;
                     for (int oy = 0; oy < oh; oy++, src += ow)
                     {
@@ -194,10 +204,10 @@ public static class Im2Col
     private static bool IsShiftedPlane(in ConvGeometry g) => g.Stride == 1 && g.OutW == g.Width;
 
     /// <summary>The output rows [lo, hi) whose input row oy·s − pad + ky falls inside the image.</summary>
-    private static (int Lo, int Hi) InsideRows(in ConvGeometry g, int ky) => Inside(g.Height, g.OutH, g.Stride, g.Pad, ky);
+    internal static (int Lo, int Hi) InsideRows(in ConvGeometry g, int ky) => Inside(g.Height, g.OutH, g.Stride, g.Pad, ky);
 
     /// <summary>The output columns [lo, hi) whose input column ox·s − pad + kx falls inside the image.</summary>
-    private static (int Lo, int Hi) InsideColumns(in ConvGeometry g, int kx) => Inside(g.Width, g.OutW, g.Stride, g.Pad, kx);
+    internal static (int Lo, int Hi) InsideColumns(in ConvGeometry g, int kx) => Inside(g.Width, g.OutW, g.Stride, g.Pad, kx);
 
     /// <summary>Outputs o in [lo, hi) with 0 ≤ o·stride − pad + k ≤ size − 1.</summary>
     private static (int Lo, int Hi) Inside(int size, int outSize, int stride, int pad, int k)
