@@ -797,7 +797,7 @@ let private activationTests =
         }
     ]
 
-let private batchNormShapes = [ 2, 1, 1; 3, 5, 1; 2, 3, 7; 4, 8, 26 * 26; 64, 32, 13 * 13; 3, 2, 1003 ]
+let private batchNormShapes = [ 2, 1, 1; 3, 5, 1; 2, 3, 7; 4, 8, 26 * 26; 64, 32, 13 * 13; 3, 2, 1003; 5, 7, 49; 3, 6, 20 ]
 
 let private batchNormKernelTests =
     testList "BatchNorm" [
@@ -821,6 +821,27 @@ let private batchNormKernelTests =
                 |> List.iter (fun (name, expected, actual) -> expectClose 1e-6f $"{what} {name}" expected actual)
                 for threads in threadCounts do
                     List.iter2 (expectSame $"{what}, {threads} threads") one (run threads)
+        }
+
+        test "a channel's numbers do not depend on the channels beside it (sums taken side by side keep each one's order)" {
+            for batch, channels, plane in batchNormShapes do
+                let n = batch * channels * plane
+                let x, dy = rand 110 n |> Array.map (fun v -> 2.0f * v - 0.3f), rand 111 n
+                let gamma, beta = rand 112 channels, rand 113 channels
+                let forward (x: float32[]) channels (gamma: float32[]) (beta: float32[]) (dy: float32[]) =
+                    let size = x.Length
+                    let rm, rv, m, s = zeros channels, Array.create channels 1.0f, zeros channels, zeros channels
+                    let xhat, y, dg, db, dx = zeros size, zeros size, zeros channels, zeros channels, zeros size
+                    BatchNormKernels.TrainingForward(x, batch, channels, plane, 0.1f, 1e-5f, rm, rv, m, s, gamma, beta, xhat, y)
+                    BatchNormKernels.Backward(dy, xhat, gamma, s, batch, channels, plane, true, dg, db, dx)
+                    [ rm; rv; m; s; xhat; y; dg; db; dx ]
+                let all = forward x channels gamma beta dy
+                /// Channel c's slices of a [batch, channels, plane] array, as a [batch, 1, plane] one.
+                let slices c (a: float32[]) = Array.init batch (fun b -> a[(b * channels + c) * plane .. (b * channels + c + 1) * plane - 1]) |> Array.concat
+                for c in 0 .. channels - 1 do
+                    let alone = forward (slices c x) 1 [| gamma[c] |] [| beta[c] |] (slices c dy)
+                    let mine = all |> List.map (fun a -> if a.Length = channels then [| a[c] |] else slices c a)
+                    List.iter2 (expectSame $"{batch}x{channels}x{plane}, channel {c}") alone mine
         }
 
         test "apply and backward equal the reference loops; backward the same bits on any thread count" {
