@@ -8,8 +8,9 @@ namespace Mnist.Core.Kernels;
 /// flat input index (within the batch) of the winning element so backward is a scatter (each
 /// winner must lie in its output's own plane, as MaxForward's always do). Max pooling of large
 /// batches runs on the kernel threads, a range of planes each.
-/// The 2×2 stride-2 window (the classic network's) has its own branch-free AVX2 loop, eight outputs
-/// at a time; every path picks the same winner as the reference (first maximum in window order).
+/// The 2×2 stride-2 window (the classic network's) has its own branch-free loops, sixteen outputs
+/// at a time with AVX-512 (<see cref="HalvingPool512"/>), eight with AVX2; every path picks the
+/// same winner as the reference (first maximum in window order).
 /// </summary>
 public static class Pooling
 {
@@ -44,7 +45,8 @@ public static class Pooling
     /// <summary>Clears planes [p0, p1) of dx and scatters their outputs' gradients to the recorded winners.</summary>
     private static unsafe bool MaxBackwardPlanes(in PoolGeometry g, int p0, int p1, float* dy, int* argmax, float* dx)
     {
-        if (IsHalving(g) && Avx2.IsSupported && MaxBackwardHalving(g, p0, p1, dy, argmax, dx)) return true;
+        if (IsHalving(g) && (Avx512F.IsSupported ? HalvingPool512.Backward(g, p0, p1, dy, argmax, dx)
+                : Avx2.IsSupported && MaxBackwardHalving(g, p0, p1, dy, argmax, dx))) return true;
         // Locals, not g's properties: writes through dx could alias g as far as the JIT knows.
         int inPlane = g.InPlane, outPlane = g.OutPlane;
         new Span<float>(dx + (long)p0 * inPlane, (p1 - p0) * inPlane).Clear();
@@ -269,6 +271,11 @@ public static class Pooling
     /// </summary>
     private static unsafe void MaxHalving(in PoolGeometry g, int p0, int p1, float* x, float* y, int* argmax)
     {
+        if (Avx512F.IsSupported)
+        {
+            HalvingPool512.Forward(g, p0, p1, x, y, argmax);
+            return;
+        }
         if (!Avx2.IsSupported)
         {
             MaxGeneral(g, p0, p1, x, y, argmax);
