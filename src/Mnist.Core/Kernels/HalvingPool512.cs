@@ -104,14 +104,9 @@ internal static unsafe class HalvingPool512
                     StoreInterleaved(r0 + 2 * ox, tl, tr, count);
                     StoreInterleaved(r1 + 2 * ox, bl, br, count);
                 }
-                if ((w & 1) != 0)
-                {
-                    r0[w - 1] = 0f;
-                    r1[w - 1] = 0f;
-                }
+                Pooling.ClearOddColumn(w, r0, r1);
             }
-            // Rows below the last window pair.
-            for (int y = 2 * oh; y < g.Height; y++) new Span<float>(plane + (long)y * w, w).Clear();
+            Pooling.ClearRowsBelow(g, plane);
         }
         return true;
     }

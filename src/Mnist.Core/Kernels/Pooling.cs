@@ -109,16 +109,25 @@ public static class Pooling
                     StoreInterleaved(r0 + 2 * ox, tl, tr, count);
                     StoreInterleaved(r1 + 2 * ox, bl, br, count);
                 }
-                if ((w & 1) != 0)
-                {
-                    r0[w - 1] = 0f;
-                    r1[w - 1] = 0f;
-                }
+                ClearOddColumn(w, r0, r1);
             }
-            // Rows below the last window pair.
-            for (int y = 2 * oh; y < g.Height; y++) new Span<float>(plane + (long)y * w, w).Clear();
+            ClearRowsBelow(g, plane);
         }
         return true;
+    }
+
+    /// <summary>A last odd column of a window row pair, which no 2×2 window covers, gets +0.</summary>
+    internal static unsafe void ClearOddColumn(int w, float* r0, float* r1)
+    {
+        if ((w & 1) == 0) return;
+        r0[w - 1] = 0f;
+        r1[w - 1] = 0f;
+    }
+
+    /// <summary>Rows below the last window pair get +0.</summary>
+    internal static unsafe void ClearRowsBelow(in PoolGeometry g, float* plane)
+    {
+        for (int y = 2 * g.OutH; y < g.Height; y++) new Span<float>(plane + (long)y * g.Width, g.Width).Clear();
     }
 
     /// <summary>Writes e0, o0, e1, o1, … (2·count floats; all 16 when count is 8).</summary>
