@@ -119,120 +119,6 @@ public static class BatchNormKernels
         return Vector.Sum(s0 + s1) + tail;
     }
 
-    /// <summary>Channels c … c+3 at once: for each, <see cref="Sum"/> (centre = null) or <see cref="SumSquares"/> about centre[k], with the same bits.</summary>
-    private static unsafe void Sums4(float* x, int batch, int channels, int plane, int c, double* centre, double* sums)
-    {
-        bool squares = centre != null;
-        Vector<double> ma = squares ? new(centre[0]) : default, mb = squares ? new(centre[1]) : default,
-            mc = squares ? new(centre[2]) : default, md = squares ? new(centre[3]) : default;
-        Vector<double> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
-        double ta = 0, tb = 0, tc = 0, td = 0;
-        int w = Vector<float>.Count;
-        for (int n = 0; n < batch; n++)
-        {
-            float* pa = x + (long)(n * channels + c) * plane, pb = pa + plane, pc = pb + plane, pd = pc + plane;
-            int i = 0;
-            if (squares)
-            {
-                for (; i <= plane - w; i += w)
-                {
-                    AddSquares(pa + i, ma, ref a0, ref a1);
-                    AddSquares(pb + i, mb, ref b0, ref b1);
-                    AddSquares(pc + i, mc, ref c0, ref c1);
-                    AddSquares(pd + i, md, ref d0, ref d1);
-                }
-                for (; i < plane; i++)
-                {
-                    double da = pa[i] - centre[0], db = pb[i] - centre[1], dc = pc[i] - centre[2], dd = pd[i] - centre[3];
-                    ta += da * da;
-                    tb += db * db;
-                    tc += dc * dc;
-                    td += dd * dd;
-                }
-                continue;
-            }
-            for (; i <= plane - w; i += w)
-            {
-                Add(pa + i, ref a0, ref a1);
-                Add(pb + i, ref b0, ref b1);
-                Add(pc + i, ref c0, ref c1);
-                Add(pd + i, ref d0, ref d1);
-            }
-            for (; i < plane; i++)
-            {
-                ta += pa[i];
-                tb += pb[i];
-                tc += pc[i];
-                td += pd[i];
-            }
-        }
-        sums[0] = Vector.Sum(a0 + a1) + ta;
-        sums[1] = Vector.Sum(b0 + b1) + tb;
-        sums[2] = Vector.Sum(c0 + c1) + tc;
-        sums[3] = Vector.Sum(d0 + d1) + td;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Add(float* p, ref Vector<double> s0, ref Vector<double> s1)
-    {
-        Vector.Widen(Unsafe.ReadUnaligned<Vector<float>>(p), out var lo, out var hi);
-        s0 += lo;
-        s1 += hi;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void AddSquares(float* p, Vector<double> m, ref Vector<double> s0, ref Vector<double> s1)
-    {
-        Vector.Widen(Unsafe.ReadUnaligned<Vector<float>>(p), out var lo, out var hi);
-        lo -= m;
-        hi -= m;
-        s0 += lo * lo;
-        s1 += hi * hi;
-    }
-
-    /// <summary>Channels c and c+1 at once: <see cref="GradientSums"/> of each, with the same bits.</summary>
-    private static unsafe void GradientSums2(float* dy, float* xhat, int batch, int channels, int plane, int c, double* sums)
-    {
-        Vector<double> a0 = default, a1 = default, p0 = default, p1 = default, b0 = default, b1 = default, q0 = default, q1 = default;
-        double ta = 0, tp = 0, tb = 0, tq = 0;
-        int w = Vector<float>.Count;
-        for (int n = 0; n < batch; n++)
-        {
-            long start = (long)(n * channels + c) * plane;
-            float* da = dy + start, ha = xhat + start, db = da + plane, hb = ha + plane;
-            int i = 0;
-            for (; i <= plane - w; i += w)
-            {
-                AddGradient(da + i, ha + i, ref a0, ref a1, ref p0, ref p1);
-                AddGradient(db + i, hb + i, ref b0, ref b1, ref q0, ref q1);
-            }
-            for (; i < plane; i++)
-            {
-                ta += da[i];
-                tp += da[i] * ha[i];
-                tb += db[i];
-                tq += db[i] * hb[i];
-            }
-        }
-        sums[0] = Vector.Sum(a0 + a1) + ta;
-        sums[1] = Vector.Sum(p0 + p1) + tp;
-        sums[2] = Vector.Sum(b0 + b1) + tb;
-        sums[3] = Vector.Sum(q0 + q1) + tq;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void AddGradient(float* dy, float* xhat, ref Vector<double> a0, ref Vector<double> a1,
-        ref Vector<double> p0, ref Vector<double> p1)
-    {
-        var d = Unsafe.ReadUnaligned<Vector<float>>(dy);
-        Vector.Widen(d, out var lo, out var hi);
-        a0 += lo;
-        a1 += hi;
-        Vector.Widen(d * Unsafe.ReadUnaligned<Vector<float>>(xhat), out lo, out hi);
-        p0 += lo;
-        p1 += hi;
-    }
-
     /// <summary>xhat = (x − m)·s and y = g·xhat + b over the channel's slices.</summary>
     private static void ApplyChannel(ReadOnlySpan<float> x, int batch, int channels, int plane, int c, float m, float s, float g, float b,
         Span<float> xhat, Span<float> y)
@@ -411,9 +297,9 @@ public static class BatchNormKernels
             double* mu = stackalloc double[Group], squares = stackalloc double[Group];
             if (end - first == Group)
             {
-                Sums4(_x, _batch, _channels, _plane, first, null, mu);
+                BatchNormSums.Four(_x, _batch, _channels, _plane, first, null, mu);
                 for (int k = 0; k < Group; k++) mu[k] /= count;
-                Sums4(_x, _batch, _channels, _plane, first, mu, squares);
+                BatchNormSums.Four(_x, _batch, _channels, _plane, first, mu, squares);
             }
             else
                 for (int c = first; c < end; c++)
@@ -437,7 +323,7 @@ public static class BatchNormKernels
             int c = first;
             for (; c + 1 < end; c += 2)
             {
-                GradientSums2(_dy, _xhat, _batch, _channels, _plane, c, sums);
+                BatchNormSums.GradientPair(_dy, _xhat, _batch, _channels, _plane, c, sums);
                 Gradients(c, sums[0], sums[1]);
                 Gradients(c + 1, sums[2], sums[3]);
             }
