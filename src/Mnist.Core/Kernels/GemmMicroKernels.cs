@@ -20,11 +20,11 @@ internal static unsafe class GemmMicroKernels
 
     /// <summary>AVX-512: 6×32 with 12 zmm accumulators: for each k, two B loads and one broadcast per row.</summary>
     public static void Avx512(int kc, float* a, float* b, float* c, nint ldc, bool accumulate) =>
-        Avx512Wide(kc, a, b, c, ldc, accumulate, MR, Mask512(16));
+        Avx512Wide(kc, a, b, c, ldc, accumulate, MR, Vector512<float>.AllBitsSet);
 
     /// <summary>AVX2+FMA: 6×16 with 12 ymm accumulators, the same loop as <see cref="Avx512"/> at half the width.</summary>
     public static void Avx2(int kc, float* a, float* b, float* c, nint ldc, bool accumulate) =>
-        Avx2Wide(kc, a, b, c, ldc, accumulate, MR, Mask256(8));
+        Avx2Wide(kc, a, b, c, ldc, accumulate, MR, Vector256<float>.AllBitsSet);
 
     /// <summary>
     /// A partial AVX-512 tile: the first h rows and w columns of C, read and written through lane masks
@@ -207,8 +207,10 @@ internal static unsafe class GemmMicroKernels
     private static readonly Vector256<int> LaneIndex256 = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
 
     /// <summary>All bits set in the first n lanes (the mask form the masked loads and stores take).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Mask512(int n) => Vector512.LessThan(LaneIndex512, Vector512.Create(n)).AsSingle();
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Mask256(int n) => Vector256.LessThan(LaneIndex256, Vector256.Create(n)).AsSingle();
 
     /// <summary>Portable tile with <see cref="Vector{T}"/> (multiply then add), for machines without AVX2/FMA.</summary>
