@@ -28,7 +28,8 @@ public static class Im2Col
     /// <summary>Rows [r0, r1) of the column matrix, row r written at cols + (r − r0)·OH·OW.</summary>
     internal static unsafe void Unfold(in ConvGeometry g, float* image, float* cols, int r0, int r1)
     {
-        for (int r = r0; r < r1; r++) UnfoldRow(g, image, r, cols + (long)(r - r0) * g.ColCols);
+        var plan = StridedPlan(g);
+        for (int r = r0; r < r1; r++) UnfoldRow(g, plan, image, r, cols + (long)(r - r0) * g.ColCols);
     }
 
     /// <summary>Floats <see cref="UnfoldPacked"/> needs at its scratch: the packed matrix and one row.</summary>
@@ -44,9 +45,10 @@ public static class Im2Col
     {
         int rows = g.ColRows, plane = g.ColCols;
         float* row = scratch + GemmDriver.PackedBSize(rows, plane);
+        var plan = StridedPlan(g);
         for (int r = 0; r < rows; r++)
         {
-            UnfoldRow(g, image, r, row);
+            UnfoldRow(g, plan, image, r, row);
             GemmDriver.PackBRow(row, rows, plane, r, scratch);
         }
     }
@@ -72,12 +74,16 @@ public static class Im2Col
         }
     }
 
-    /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats).</summary>
-    private static unsafe void UnfoldRow(in ConvGeometry g, float* image, int r, float* dst)
+    /// <summary>The AVX-512 row plan for layers whose rows are not shifted planes; null where the scalar loops run.</summary>
+    private static StridedRows.RowPlan? StridedPlan(in ConvGeometry g) =>
+        !IsShiftedPlane(g) && StridedRows.Supported(g.Stride) ? StridedRows.PlanFor(g) : null;
+
+    /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats), through the plan when there is one.</summary>
+    private static unsafe void UnfoldRow(in ConvGeometry g, StridedRows.RowPlan? plan, float* image, int r, float* dst)
     {
-        if (!IsShiftedPlane(g) && StridedRows.Supported(g.Stride))
+        if (plan != null)
         {
-            StridedRows.Unfold(g, image, r, dst);
+            StridedRows.Unfold(plan, image, r, dst);
             return;
         }
         int taps = g.KernelH * g.KernelW, c = r / taps, ky = r % taps / g.KernelW, kx = r % g.KernelW;
@@ -146,6 +152,7 @@ public static class Im2Col
     internal static unsafe void Fold(in ConvGeometry g, float* cols, float* image)
     {
         int oh = g.OutH, ow = g.OutW, s = g.Stride;
+        var plan = StridedRows.Supported(s) ? StridedRows.PlanFor(g) : null;
         for (int c = 0; c < g.Channels; c++)
             for (int ky = 0; ky < g.KernelH; ky++)
                 for (int kx = 0; kx < g.KernelW; kx++)
@@ -153,9 +160,9 @@ public static class Im2Col
                     float* src = cols + (long)((c * g.KernelH + ky) * g.KernelW + kx) * oh * ow;
                     var (lo, hi) = InsideColumns(g, kx);
                     if (hi <= lo) continue;
-                    if (StridedRows.Supported(s))
+                    if (plan != null)
                     {
-                        StridedRows.Fold(g, src, (c * g.KernelH + ky) * g.KernelW + kx, image);
+                        StridedRows.Fold(plan, src, (c * g.KernelH + ky) * g.KernelW + kx, image);
                         continue;
                     }
                     int x0 = lo * s - g.Pad + kx;

@@ -16,10 +16,12 @@ internal static unsafe class StridedRows
 {
     public static bool Supported(int stride) => Avx512F.IsSupported && stride is 1 or 2;
 
+    /// <summary>The row facts of <paramref name="g"/>, looked up once per call of the caller, not per row.</summary>
+    public static RowPlan PlanFor(in ConvGeometry g) => RowPlan.For(g);
+
     /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats).</summary>
-    public static void Unfold(in ConvGeometry g, float* image, int r, float* dst)
+    public static void Unfold(RowPlan plan, float* image, int r, float* dst)
     {
-        var plan = RowPlan.For(g);
         var (c, tap) = Math.DivRem(r, plan.Taps);
         int ky = plan.TapKy[tap], kx = plan.TapKx[tap], ow = plan.OutW, s = plan.Stride, y0 = plan.RowLo[ky], y1 = plan.RowHi[ky];
         new Span<float>(dst, y0 * ow).Clear();
@@ -41,9 +43,8 @@ internal static unsafe class StridedRows
     }
 
     /// <summary>Adds row r = (c, ky, kx) of the column matrix (at src) into the image: col2im's inner loops.</summary>
-    public static void Fold(in ConvGeometry g, float* src, int r, float* image)
+    public static void Fold(RowPlan plan, float* src, int r, float* image)
     {
-        var plan = RowPlan.For(g);
         var (c, tap) = Math.DivRem(r, plan.Taps);
         int ky = plan.TapKy[tap], kx = plan.TapKx[tap], ow = plan.OutW, s = plan.Stride, y0 = plan.RowLo[ky], y1 = plan.RowHi[ky];
         float* first = image + (long)c * plan.Plane + (long)(y0 * s - plan.Pad + ky) * plan.Width - plan.Pad + kx;
@@ -79,7 +80,7 @@ internal static unsafe class StridedRows
     /// output column (offset + j)/stride, read when that column is inside and, at stride 2, j is
     /// even). Each kernel thread keeps the last few geometries it met, so steady training allocates nothing.
     /// </summary>
-    private sealed class RowPlan
+    internal sealed class RowPlan
     {
         public readonly ConvGeometry Geometry;
         public readonly int OutH, OutW, Stride, Pad, Width, Plane, Taps, Chunks;
