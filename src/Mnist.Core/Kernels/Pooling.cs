@@ -8,9 +8,10 @@ namespace Mnist.Core.Kernels;
 /// flat input index (within the batch) of the winning element so backward is a scatter (each
 /// winner must lie in its output's own plane, as MaxForward's always do). Max pooling of large
 /// batches runs on the kernel threads, a range of planes each.
-/// The 2×2 stride-2 window (the classic network's) has its own branch-free loops, sixteen outputs
-/// at a time with AVX-512 (<see cref="HalvingPool512"/>), eight with AVX2; every path picks the
-/// same winner as the reference (first maximum in window order).
+/// The 2×2 stride-2 window (the classic network's) has its own branch-free AVX2 loop, eight outputs
+/// at a time; every path picks the same winner as the reference (first maximum in window order).
+/// (Sixteen at a time with AVX-512 ran faster alone but no faster inside a training epoch, where
+/// these passes wait on memory: measured and dropped.)
 /// </summary>
 public static class Pooling
 {
@@ -45,8 +46,7 @@ public static class Pooling
     /// <summary>Clears planes [p0, p1) of dx and scatters their outputs' gradients to the recorded winners.</summary>
     private static unsafe bool MaxBackwardPlanes(in PoolGeometry g, int p0, int p1, float* dy, int* argmax, float* dx)
     {
-        if (IsHalving(g) && (Avx512F.IsSupported ? HalvingPool512.Backward(g, p0, p1, dy, argmax, dx)
-                : Avx2.IsSupported && MaxBackwardHalving(g, p0, p1, dy, argmax, dx))) return true;
+        if (IsHalving(g) && Avx2.IsSupported && MaxBackwardHalving(g, p0, p1, dy, argmax, dx)) return true;
         // Locals, not g's properties: writes through dx could alias g as far as the JIT knows.
         int inPlane = g.InPlane, outPlane = g.OutPlane;
         new Span<float>(dx + (long)p0 * inPlane, (p1 - p0) * inPlane).Clear();
@@ -109,25 +109,16 @@ public static class Pooling
                     StoreInterleaved(r0 + 2 * ox, tl, tr, count);
                     StoreInterleaved(r1 + 2 * ox, bl, br, count);
                 }
-                ClearOddColumn(w, r0, r1);
+                if ((w & 1) != 0)
+                {
+                    r0[w - 1] = 0f;
+                    r1[w - 1] = 0f;
+                }
             }
-            ClearRowsBelow(g, plane);
+            // Rows below the last window pair.
+            for (int y = 2 * oh; y < g.Height; y++) new Span<float>(plane + (long)y * w, w).Clear();
         }
         return true;
-    }
-
-    /// <summary>A last odd column of a window row pair, which no 2×2 window covers, gets +0.</summary>
-    internal static unsafe void ClearOddColumn(int w, float* r0, float* r1)
-    {
-        if ((w & 1) == 0) return;
-        r0[w - 1] = 0f;
-        r1[w - 1] = 0f;
-    }
-
-    /// <summary>Rows below the last window pair get +0.</summary>
-    internal static unsafe void ClearRowsBelow(in PoolGeometry g, float* plane)
-    {
-        for (int y = 2 * g.OutH; y < g.Height; y++) new Span<float>(plane + (long)y * g.Width, g.Width).Clear();
     }
 
     /// <summary>Writes e0, o0, e1, o1, … (2·count floats; all 16 when count is 8).</summary>
@@ -280,11 +271,6 @@ public static class Pooling
     /// </summary>
     private static unsafe void MaxHalving(in PoolGeometry g, int p0, int p1, float* x, float* y, int* argmax)
     {
-        if (Avx512F.IsSupported)
-        {
-            HalvingPool512.Forward(g, p0, p1, x, y, argmax);
-            return;
-        }
         if (!Avx2.IsSupported)
         {
             MaxGeneral(g, p0, p1, x, y, argmax);
