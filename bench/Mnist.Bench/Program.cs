@@ -7,8 +7,9 @@ namespace Mnist.Bench;
 
 /// <summary>
 /// Kernel micro-benchmarks on the classic network's shapes (conv 1→32 and 32→64, 3×3 pad 1, on
-/// 28×28 then 14×14, dense 3136→128→10, batch 64): GFLOP/s medians of the fast kernels next to
-/// their scalar references, and a whole kernel-level training step per batch.
+/// 28×28 then 14×14, dense 3136→128→10, batch 64), plus resnet's and best's strided convolutions
+/// and resnet's batch norms: GFLOP/s (or GB/s) medians of the fast kernels next to their scalar
+/// references, and a whole kernel-level training step per batch.
 /// Usage: dotnet bench/Mnist.Bench/bin/Release/net10.0/Mnist.Bench.dll [--quick] [--threads N] [--no-reference] [--cpu-time]
 /// --cpu-time times by the calling thread's CPU clock (Linux) instead of the wall clock: with
 /// --threads 1 it shows what the kernels cost even while other processes share the cores.
