@@ -152,7 +152,12 @@ public static class Im2Col
     internal static unsafe void Fold(in ConvGeometry g, float* cols, float* image)
     {
         int oh = g.OutH, ow = g.OutW, s = g.Stride;
-        var plan = StridedRows.Supported(s) ? StridedRows.PlanFor(g) : null;
+        if (StridedPlan(g) is { } plan)
+        {
+            // The plan knows each row's inside columns and rows: no per-row division or test here.
+            for (int r = 0; r < g.ColRows; r++) StridedRows.Fold(plan, cols + (long)r * oh * ow, r, image);
+            return;
+        }
         for (int c = 0; c < g.Channels; c++)
             for (int ky = 0; ky < g.KernelH; ky++)
                 for (int kx = 0; kx < g.KernelW; kx++)
@@ -160,11 +165,6 @@ public static class Im2Col
                     float* src = cols + (long)((c * g.KernelH + ky) * g.KernelW + kx) * oh * ow;
                     var (lo, hi) = InsideColumns(g, kx);
                     if (hi <= lo) continue;
-                    if (plan != null)
-                    {
-                        StridedRows.Fold(plan, src, (c * g.KernelH + ky) * g.KernelW + kx, image);
-                        continue;
-                    }
                     int x0 = lo * s - g.Pad + kx;
                     for (int oy = 0; oy < oh; oy++, src += ow)
                     {
