@@ -579,6 +579,43 @@ let private poolingTests =
                     expectSame $"max backward {g}" dx1 dx2
         }
 
+        test "a convolution fused with 2x2 max pooling gives the bits of the two passes, or declines" {
+            // (input geometry, output channels, whether a fused kernel takes it)
+            let cases =
+                (winogradCases |> List.filter (fun (g, _) -> g.OutH >= 2 && g.OutW >= 2) |> List.map (fun (g, outC) -> g, outC, true))
+                @ [ ConvGeometry(1, 28, 28, 3, 3, 1, 1), 32, true     // classic conv1: direct (AVX-512), else Winograd does not apply
+                    ConvGeometry(1, 7, 21, 3, 3, 1, 2), 4, true       // direct, odd output: the last row and column unpooled
+                    ConvGeometry(4, 11, 12, 5, 5, 1, 2), 5, false ]   // im2col: declined
+            for path in gemmPaths do
+                withGemmPath path (fun () ->
+                    for threads in threadCounts do
+                        withThreads threads (fun () ->
+                            for (g, outC, fusable) in cases do
+                                for values in [ rand; coarse ] do
+                                    let batch = 3
+                                    // Integer levels make ties within windows; zeros of both signs among them.
+                                    let x = values 81 (batch * g.ImageSize)
+                                    for i in 0 .. 5 .. x.Length - 1 do x[i] <- if i % 2 = 0 then 0.0f else -0.0f
+                                    let w, bias = values 82 (outC * g.ColRows), values 83 outC
+                                    let y = Array.zeroCreate<float32> (batch * outC * g.ColCols)
+                                    Convolution.Forward(&g, outC, batch, x, w, bias, y, Workspace())
+                                    let pool = PoolGeometry(outC, g.OutH, g.OutW, 2, 2)
+                                    let outputs = batch * outC * pool.OutPlane
+                                    let pooled, argmax = Array.zeroCreate<float32> outputs, Array.zeroCreate<int> outputs
+                                    Pooling.MaxForward(&pool, batch, y, pooled, argmax)
+                                    let fusedPooled, fusedArgmax = Array.create outputs nanf, Array.create outputs -1
+                                    let fused = Convolution.ForwardPooled(&g, outC, batch, x, w, bias, &pool, fusedPooled, fusedArgmax, Workspace())
+                                    let what = $"{path} {g} out {outC}, {threads} threads"
+                                    let expected = fusable && Runtime.Intrinsics.X86.Avx2.IsSupported
+                                                   && (g.Channels > 1 || Runtime.Intrinsics.X86.Avx512F.IsSupported && path = GemmPath.Avx512)
+                                    Expect.equal fused expected $"{what}: fused"
+                                    if fused then
+                                        expectSame $"{what}: pooled" pooled fusedPooled
+                                        Expect.sequenceEqual fusedArgmax argmax $"{what}: argmax"
+                                    else
+                                        Expect.isTrue (Array.forall Single.IsNaN fusedPooled) $"{what}: declined, yet wrote"))
+        }
+
         test "large batches (cut into plane ranges for the threads) equal the reference" {
             for g in [ PoolGeometry(32, 28, 28, 2, 2); PoolGeometry(5, 31, 29, 3, 2) ] do
                 for threads in threadCounts do

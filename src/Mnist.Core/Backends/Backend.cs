@@ -175,6 +175,15 @@ public abstract class Backend
     public abstract void ConvBackwardWeights(in ConvGeometry g, int outChannels, int batch, Tensor x, Tensor dy, Tensor dw,
         Tensor db, Workspace workspace);
 
+    /// <summary>
+    /// ConvForward followed by MaxPoolForward of its output (pool's planes are the convolution's
+    /// output planes) in one pass, where this backend has a fused kernel for the pair: pooled and
+    /// argmax exactly as the two calls would leave them, the convolution's own output never written.
+    /// False, with nothing done, where it has none (the default): the caller then makes the two calls.
+    /// </summary>
+    public virtual bool ConvMaxPoolForward(in ConvGeometry g, int outChannels, int batch, Tensor x, Tensor w, Tensor bias,
+        in PoolGeometry pool, Tensor pooled, IndexBuffer argmax, Workspace workspace) => false;
+
     // ---- pooling ----
 
     /// <summary>Max pooling; argmax gets each output's winner as a flat index into x (the first maximum in window order).</summary>

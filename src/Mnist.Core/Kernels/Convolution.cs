@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace Mnist.Core.Kernels;
 
 /// <summary>
@@ -56,6 +58,35 @@ public static class Convolution
             job.Set(g, outChannels, px, pw, pb, py, ps, pp, direct);
             RunImages(batch, job, Flops(g, outChannels, batch));
         }
+    }
+
+    /// <summary>
+    /// Forward followed by max pooling of y (<paramref name="pool"/>, 2×2 stride 2, over y's
+    /// planes) in one pass, where a fused kernel covers the layer: Winograd layers with AVX2 and
+    /// direct first layers. pooled and argmax get what <see cref="Pooling.MaxForward"/> of y would
+    /// give, bit for bit (argmax indexes y), and y is never written, which saves a write and a read
+    /// of the layer's full-size output. False, with nothing written, for every other layer.
+    /// </summary>
+    public static unsafe bool ForwardPooled(in ConvGeometry g, int outChannels, int batch, ReadOnlySpan<float> x,
+        ReadOnlySpan<float> w, ReadOnlySpan<float> bias, in PoolGeometry pool, Span<float> pooled, Span<int> argmax, Workspace ws)
+    {
+        bool halving = pool.Size == 2 && pool.Stride == 2 && pool.Channels == outChannels && pool.Height == g.OutH && pool.Width == g.OutW
+            && g.OutH >= 2 && g.OutW >= 2;
+        bool winograd = UsesWinograd(g, outChannels), direct = !winograd && DirectAllowed && DirectConvolution.Applies(g);
+        if (!halving || !Avx2.IsSupported || !(winograd || direct)) return false;
+        Check(g, outChannels, batch, x.Length, w.Length, int.MaxValue, "y"); // y is not written: nothing to check there
+        if (bias.Length < outChannels) throw new ArgumentException($"convolution bias has {bias.Length} floats, needs {outChannels}");
+        long outputs = (long)batch * outChannels * pool.OutPlane;
+        if (pooled.Length < outputs || argmax.Length < outputs) throw new ArgumentException($"pooled output or argmax too small for {pool}, batch {batch}");
+        ArgumentNullException.ThrowIfNull(ws);
+        if (batch == 0) return true;
+        fixed (float* px = x, pw = w, pb = bias, py = pooled)
+        fixed (int* pa = argmax)
+        {
+            if (winograd) WinogradConvolution.ForwardPooled(g, outChannels, batch, px, pw, pb, pool, py, pa, ws);
+            else DirectConvolution.ForwardPooled(g, outChannels, batch, px, pw, pb, pool, py, pa, ws);
+        }
+        return true;
     }
 
     /// <summary>dx = gradient of the loss with respect to x, given dy.</summary>

@@ -32,14 +32,29 @@ internal static unsafe class DirectConvolution
         g.Channels == 1 && g.Stride == 1 && g.KernelH == 3 && g.KernelW == 3 && g.OutW >= Lanes
         && Avx512F.IsSupported && GemmDriver.Path == GemmPath.Avx512;
 
-    public static void Forward(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias, float* y, Workspace ws)
+    public static void Forward(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias, float* y, Workspace ws) =>
+        Run(g, outChannels, batch, x, w, bias, y, default, null, null, ws);
+
+    /// <summary>
+    /// Forward followed by 2×2 stride-2 max pooling (<paramref name="pool"/>, over this layer's
+    /// output): each output plane is computed into the thread's scratch and pooled while it is in L1
+    /// (<see cref="Pooling.MaxHalving"/>, so the same winners and bits as pooling y), and y itself is
+    /// never written. argmax indexes y as MaxPoolForward's would.
+    /// </summary>
+    public static void ForwardPooled(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias,
+        in PoolGeometry pool, float* pooled, int* argmax, Workspace ws) =>
+        Run(g, outChannels, batch, x, w, bias, null, pool, pooled, argmax, ws);
+
+    private static void Run(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias, float* y,
+        in PoolGeometry pool, float* pooled, int* argmax, Workspace ws)
     {
         int threads = KernelThreads.ThreadsFor(batch);
-        var padded = ws.Get(PaddedSlot, threads * PaddedSize(g));
-        fixed (float* pp = padded)
+        int perThread = PaddedSize(g) + (pooled == null ? 0 : g.OutH * g.OutW);
+        var scratch = ws.Get(PaddedSlot, threads * perThread);
+        fixed (float* ps = scratch)
         {
             var job = _forward ??= new ForwardJob();
-            job.Set(g, outChannels, x, w, bias, y, pp);
+            job.Set(g, outChannels, x, w, bias, y, ps, perThread, pool, pooled, argmax);
             if (threads > 1) KernelThreads.For(batch, job);
             else for (int n = 0; n < batch; n++) job.Run(n, 0);
         }
@@ -54,18 +69,24 @@ internal static unsafe class DirectConvolution
     private sealed class ForwardJob : IParallelWork
     {
         private ConvGeometry _g;
-        private int _out;
-        private float* _x, _w, _bias, _y, _padded;
+        private PoolGeometry _pool;
+        private int _out, _perThread;
+        private float* _x, _w, _bias, _y, _scratch, _pooled;
+        private int* _argmax;
 
-        public void Set(in ConvGeometry g, int outChannels, float* x, float* w, float* bias, float* y, float* padded)
+        /// <summary>y null: pool each plane into pooled and argmax instead of writing it.</summary>
+        public void Set(in ConvGeometry g, int outChannels, float* x, float* w, float* bias, float* y, float* scratch, int perThread,
+            in PoolGeometry pool, float* pooled, int* argmax)
         {
-            _g = g; _out = outChannels; _x = x; _w = w; _bias = bias; _y = y; _padded = padded;
+            _g = g; _out = outChannels; _x = x; _w = w; _bias = bias; _y = y; _scratch = scratch; _perThread = perThread;
+            _pool = pool; _pooled = pooled; _argmax = argmax;
         }
 
         public void Run(int n, int thread)
         {
             int oh = _g.OutH, ow = _g.OutW, pw = PaddedWidth(_g);
-            float* plane = _padded + (long)thread * PaddedSize(_g);
+            float* plane = _scratch + (long)thread * _perThread;
+            float* outputPlane = plane + PaddedSize(_g);
             PaddedPlane.Copy(_x + (long)n * _g.ImageSize, _g.Height, _g.Width, _g.Pad, plane, _g.Height + 2 * _g.Pad, pw);
             for (int o = 0; o < _out; o++)
             {
@@ -74,7 +95,8 @@ internal static unsafe class DirectConvolution
                     w3 = Vector512.Create(k[3]), w4 = Vector512.Create(k[4]), w5 = Vector512.Create(k[5]),
                     w6 = Vector512.Create(k[6]), w7 = Vector512.Create(k[7]), w8 = Vector512.Create(k[8]);
                 var b = Vector512.Create(_bias[o]);
-                float* yo = _y + ((long)n * _out + o) * oh * ow;
+                long index = (long)n * _out + o; // the plane's index in the batch's output
+                float* yo = _y == null ? outputPlane : _y + index * oh * ow;
                 for (int ox = 0; ox < ow; ox += Lanes)
                 {
                     // A short last vector moves back to end with the row: it recomputes a few outputs, with the same bits.
@@ -126,6 +148,9 @@ internal static unsafe class DirectConvolution
                         Avx512F.Store(yr, Taps(w6, w7, w8, r + 2 * pw, acc) + b);
                     }
                 }
+                // The plane's winners index the output as if it were at its place in y: shift the base back by as much.
+                if (_y == null)
+                    Pooling.MaxHalving(_pool, (int)index, (int)index + 1, outputPlane - index * oh * ow, _pooled, _argmax);
             }
         }
     }

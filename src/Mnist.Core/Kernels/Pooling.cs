@@ -267,9 +267,10 @@ public static class Pooling
     /// <summary>
     /// 2×2 stride 2: eight outputs of a row at a time from two rows of sixteen inputs, branch-free
     /// (random data makes every comparison a coin toss for the branch predictor). Short or odd rows
-    /// use masked loads and stores, so no element outside the row is read or written.
+    /// use masked loads and stores, so no element outside the row is read or written. Planes [p0, p1)
+    /// of a batch at x (argmax gets flat indices from x); fused convolutions pool one plane at a time through it.
     /// </summary>
-    private static unsafe void MaxHalving(in PoolGeometry g, int p0, int p1, float* x, float* y, int* argmax)
+    internal static unsafe void MaxHalving(in PoolGeometry g, int p0, int p1, float* x, float* y, int* argmax)
     {
         if (!Avx2.IsSupported)
         {

@@ -226,6 +226,83 @@ internal static unsafe class WinogradBlocks
             }
     }
 
+    /// <summary>
+    /// <see cref="Outputs"/> followed by 2×2 stride-2 max pooling of y, which is not written. Tiles
+    /// and pooling windows both start at even rows and columns, so each whole tile is one window: its
+    /// four values are compared in window order as <see cref="Pooling.MaxHalving"/> compares them
+    /// (strictly greater wins, so the earlier on ties), the winner goes to pooled and its flat index
+    /// in y to argmax, and the bits are those of pooling the written y. A tile past the pooled rows
+    /// or columns (the last of an odd side) is dropped, as pooling drops it.
+    /// </summary>
+    public static void OutputsPooled(in ConvGeometry g, int outChannels, float* m, int ld, long plane, float* bias, in TileMap map,
+        int count, in PoolGeometry pool, float* pooled, int* argmax)
+    {
+        long channelSize = (long)g.OutH * g.OutW, imageSize = outChannels * channelSize;
+        int ow = g.OutW, pooledPlane = pool.OutPlane;
+        // Where each tile's window lands in pooled (channel 0 of its image), −1 where pooling drops the tile.
+        int* at = stackalloc int[count];
+        for (int j = 0; j < count; j++)
+        {
+            int output = map.Output[j];
+            long n = output / imageSize, r = output - n * imageSize;
+            int py = (int)(r / ow) / 2, px = (int)(r % ow) / 2;
+            at[j] = py < pool.OutH && px < pool.OutW ? (int)(n * outChannels * pooledPlane) + py * pool.OutW + px : -1;
+        }
+        int j0 = 0;
+        if (Avx2.IsSupported)
+        {
+            float* best = stackalloc float[Lanes];
+            int* winner = stackalloc int[Lanes];
+            for (; j0 + Lanes <= count; j0 += Lanes)
+            {
+                var first = Vector256.Load(map.Output + j0);
+                for (int o = 0; o < outChannels; o++)
+                {
+                    var b = Vector256.Create(bias == null ? 0f : bias[o]);
+                    OutputLanes(m + (long)o * ld + j0, plane, b, out var y0, out var y1, out var y2, out var y3);
+                    var index = first + Vector256.Create((int)(o * channelSize));
+                    var max = y0;
+                    var chosen = index;
+                    var take = Avx.CompareGreaterThan(y1, max);
+                    max = Avx.BlendVariable(max, y1, take);
+                    chosen = Avx2.BlendVariable(chosen, index + Vector256.Create(1), take.AsInt32());
+                    take = Avx.CompareGreaterThan(y2, max);
+                    max = Avx.BlendVariable(max, y2, take);
+                    chosen = Avx2.BlendVariable(chosen, index + Vector256.Create(ow), take.AsInt32());
+                    take = Avx.CompareGreaterThan(y3, max);
+                    max = Avx.BlendVariable(max, y3, take);
+                    chosen = Avx2.BlendVariable(chosen, index + Vector256.Create(ow + 1), take.AsInt32());
+                    max.Store(best);
+                    chosen.Store(winner);
+                    long channel = (long)o * pooledPlane;
+                    for (int l = 0; l < Lanes; l++)
+                    {
+                        int to = at[j0 + l];
+                        if (to < 0) continue;
+                        pooled[channel + to] = best[l];
+                        argmax[channel + to] = winner[l];
+                    }
+                }
+            }
+        }
+        for (int j = j0; j < count; j++)
+        {
+            if (at[j] < 0) continue;
+            for (int o = 0; o < outChannels; o++)
+            {
+                WinogradTransforms.Output(m + (long)o * ld + j, plane, bias == null ? 0f : bias[o], out float y0, out float y1, out float y2, out float y3);
+                int index = (int)(o * channelSize) + map.Output[j], chosen = index;
+                float max = y0;
+                if (y1 > max) { max = y1; chosen = index + 1; }
+                if (y2 > max) { max = y2; chosen = index + ow; }
+                if (y3 > max) { max = y3; chosen = index + ow + 1; }
+                long to = (long)o * pooledPlane + at[j];
+                pooled[to] = max;
+                argmax[to] = chosen;
+            }
+        }
+    }
+
     /// <summary>Each lane's (left, right) pair of one output row, as two adjacent floats at y + offsets[lane].</summary>
     private static void WritePairs(float* y, int* offsets, Vector256<float> left, Vector256<float> right)
     {

@@ -45,7 +45,27 @@ internal static unsafe class WinogradConvolution
     public static bool AppliesToWeights(in ConvGeometry g, int outChannels) =>
         Applies(g, outChannels) && g.Channels >= 16 && outChannels >= 16;
 
-    public static void Forward(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias, float* y, Workspace ws)
+    public static void Forward(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias, float* y, Workspace ws) =>
+        Forward(g, outChannels, batch, x, w, bias, new Destination(y), ws);
+
+    /// <summary>
+    /// Forward followed by 2×2 stride-2 max pooling of its output (<paramref name="pool"/>), pooled as
+    /// each block's products are transformed (<see cref="WinogradBlocks.OutputsPooled"/>): the
+    /// output itself is never written; argmax indexes it as MaxPoolForward's would.
+    /// </summary>
+    public static void ForwardPooled(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias,
+        in PoolGeometry pool, float* pooled, int* argmax, Workspace ws) =>
+        Forward(g, outChannels, batch, x, w, bias, new Destination(null, pool, pooled, argmax), ws);
+
+    /// <summary>Where a forward pass puts its result: y, or (y null) the pooled output and its winners.</summary>
+    private readonly struct Destination(float* y, PoolGeometry pool = default, float* pooled = null, int* argmax = null)
+    {
+        public readonly float* Y = y, Pooled = pooled;
+        public readonly PoolGeometry Pool = pool;
+        public readonly int* Argmax = argmax;
+    }
+
+    private static void Forward(in ConvGeometry g, int outChannels, int batch, float* x, float* w, float* bias, in Destination to, Workspace ws)
     {
         var packed = ws.Get(PackedSlot, 16 * PackedKernelSize(outChannels, g.Channels));
         var kernel = ws.Get(KernelSlot, 16 * outChannels * g.Channels);
@@ -53,7 +73,7 @@ internal static unsafe class WinogradConvolution
         {
             TransformKernels(outChannels, g.Channels, w, pk, flipped: false);
             Pack(outChannels, g.Channels, pk, pp);
-            Run(g, outChannels, batch, x, pp, bias, y, ws);
+            Run(g, outChannels, batch, x, pp, bias, to, ws);
         }
     }
 
@@ -67,7 +87,7 @@ internal static unsafe class WinogradConvolution
         {
             TransformKernels(outChannels, g.Channels, w, pk, flipped: true);
             Pack(g.Channels, outChannels, pk, pp);
-            Run(transposed, g.Channels, batch, dy, pp, null, dx, ws);
+            Run(transposed, g.Channels, batch, dy, pp, null, new Destination(dx), ws);
         }
     }
 
@@ -207,7 +227,7 @@ internal static unsafe class WinogradConvolution
                 packed + (long)xi * PackedKernelSize(rows, k));
     }
 
-    private static void Run(in ConvGeometry g, int outChannels, int batch, float* x, float* packed, float* bias, float* y, Workspace ws)
+    private static void Run(in ConvGeometry g, int outChannels, int batch, float* x, float* packed, float* bias, in Destination to, Workspace ws)
     {
         var tiles = new TileGrid(g);
         int blocks = (int)(((long)tiles.PerImage * batch + Block - 1) / Block);
@@ -219,7 +239,7 @@ internal static unsafe class WinogradConvolution
         {
             WinogradBlocks.Pad(g, batch, x, pd);
             var job = _forward ??= new ForwardJob();
-            job.Set(g, tiles, outChannels, batch, pd, packed, bias, y, ps);
+            job.Set(g, tiles, outChannels, batch, pd, packed, bias, to, ps);
             if (parallel && threads > 1) KernelThreads.For(blocks, job);
             else for (int b = 0; b < blocks; b++) job.Run(b, 0);
         }
@@ -231,12 +251,13 @@ internal static unsafe class WinogradConvolution
         private ConvGeometry _g;
         private TileGrid _tiles;
         private int _out, _batch;
-        private float* _padded, _packed, _bias, _y, _scratch;
+        private float* _padded, _packed, _bias, _scratch;
+        private Destination _to;
 
         public void Set(in ConvGeometry g, in TileGrid tiles, int outChannels, int batch, float* padded, float* packed, float* bias,
-            float* y, float* scratch)
+            in Destination to, float* scratch)
         {
-            _g = g; _tiles = tiles; _out = outChannels; _batch = batch; _padded = padded; _packed = packed; _bias = bias; _y = y; _scratch = scratch;
+            _g = g; _tiles = tiles; _out = outChannels; _batch = batch; _padded = padded; _packed = packed; _bias = bias; _to = to; _scratch = scratch;
         }
 
         public void Run(int block, int thread)
@@ -253,7 +274,8 @@ internal static unsafe class WinogradConvolution
             for (int xi = 0; xi < 16; xi++)
                 GemmDriver.RunBlock(new GemmProblem(_out, count, channels, default, default, m + xi * Plane(_out), Block, 0f,
                         packedA: _packed + (long)xi * packedSize, packedB: v + xi * Plane(channels)), 0, _out, 0, count);
-            WinogradBlocks.Outputs(_g, _out, m, Block, Plane(_out), _bias, map, count, _y);
+            if (_to.Y != null) WinogradBlocks.Outputs(_g, _out, m, Block, Plane(_out), _bias, map, count, _to.Y);
+            else WinogradBlocks.OutputsPooled(_g, _out, m, Block, Plane(_out), _bias, map, count, _to.Pool, _to.Pooled, _to.Argmax);
         }
     }
 

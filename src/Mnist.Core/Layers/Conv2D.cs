@@ -129,13 +129,34 @@ public sealed class Conv2D : Layer, IInitializable
 
     public override Tensor Forward(Tensor input, bool training)
     {
+        var y = Prepare(input);
+        Backend.ConvForward(_geometry, OutChannels, input.Dim(0), input, Weight.Value, Bias?.Value ?? _zeroBias!, y, _workspace);
+        return y;
+    }
+
+    /// <summary>
+    /// This layer's Forward and then <paramref name="pool"/>'s on its output, as one pass where the
+    /// backend fuses the two (the same results; this layer's output, read by nothing but the pooling,
+    /// is then never written). Backward is the two layers' own, unchanged.
+    /// </summary>
+    internal Tensor ForwardPooled(Tensor input, MaxPool2D pool, bool training)
+    {
+        var y = Prepare(input);
+        var (pooled, argmax, geometry) = pool.Prepare(y);
+        if (Backend.ConvMaxPoolForward(_geometry, OutChannels, input.Dim(0), input, Weight.Value, Bias?.Value ?? _zeroBias!,
+                geometry, pooled, argmax, _workspace))
+            return pooled;
+        Backend.ConvForward(_geometry, OutChannels, input.Dim(0), input, Weight.Value, Bias?.Value ?? _zeroBias!, y, _workspace);
+        return pool.Forward(y, training);
+    }
+
+    /// <summary>Checks the input, keeps it and its geometry for backward, and returns the output buffer shaped for it.</summary>
+    private Tensor Prepare(Tensor input)
+    {
         OwnedBuffers.Expect(input, [InChannels, -1, -1], this);
-        int batch = input.Dim(0);
         _geometry = Geometry(input.Dim(1), input.Dim(2), input.Dim(3), 3);
         _input = input;
-        var y = OwnedBuffers.Shape(_output, batch, OutChannels, _geometry.OutH, _geometry.OutW);
-        Backend.ConvForward(_geometry, OutChannels, batch, input, Weight.Value, Bias?.Value ?? _zeroBias!, y, _workspace);
-        return y;
+        return OwnedBuffers.Shape(_output, input.Dim(0), OutChannels, _geometry.OutH, _geometry.OutW);
     }
 
     public override Tensor Backward(Tensor gradOutput)

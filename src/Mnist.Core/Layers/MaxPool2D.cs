@@ -1,6 +1,7 @@
 using Mnist.Core.Backends;
 using Mnist.Core.GradCheck;
 using Mnist.Core.IO.Onnx;
+using Mnist.Core.Kernels;
 using Mnist.Core.Models;
 using Mnist.Core.Tensors;
 
@@ -42,10 +43,20 @@ public sealed class MaxPool2D(int size = 2, int? stride = null, Backend? backend
 
     public override Tensor Forward(Tensor input, bool training)
     {
+        var (y, argmax, geometry) = Prepare(input);
+        Backend.MaxPoolForward(geometry, input.Dim(0), input, y, argmax);
+        return y;
+    }
+
+    /// <summary>
+    /// Everything Forward does but the pooling: keeps the input (backward reads only its shape), and
+    /// returns the output and winner buffers sized for it, and the geometry; a fused convolution fills them.
+    /// </summary>
+    internal (Tensor Output, IndexBuffer Argmax, PoolGeometry Geometry) Prepare(Tensor input)
+    {
         var y = ShapeOutput(input);
         _argmax ??= new IndexBuffer(Backend);
-        Backend.MaxPoolForward(Geometry, input.Dim(0), input, y, _argmax.Resize(y.Length));
-        return y;
+        return (y, _argmax.Resize(y.Length), Geometry);
     }
 
     public override Tensor Backward(Tensor gradOutput)

@@ -12,7 +12,9 @@ namespace Mnist.Core.Layers;
 /// A ReLU followed by max pooling runs pooling first: max(relu(x)) = relu(max(x)), so the ReLU and
 /// its backward touch a quarter of the values (2×2 windows) and never the full-size activation.
 /// The bits stay the same: where a window's maximum is positive both orders pick the same winner
-/// and pass its gradient; where it is not, both give +0 everywhere.
+/// and pass its gradient; where it is not, both give +0 everywhere. A convolution then directly
+/// followed by max pooling runs the two forward passes as one (<see cref="Conv2D.ForwardPooled"/>),
+/// where the backend has a fused kernel for them.
 /// </remarks>
 public sealed class Sequential : Layer, ICompositeLayer
 {
@@ -81,7 +83,16 @@ public sealed class Sequential : Layer, ICompositeLayer
     public override Tensor Forward(Tensor input, bool training)
     {
         var x = input;
-        foreach (int i in _order) x = _layers[i].Forward(x, training);
+        for (int s = 0; s < _order.Length; s++)
+        {
+            var layer = _layers[_order[s]];
+            if (layer is Conv2D conv && s + 1 < _order.Length && _layers[_order[s + 1]] is MaxPool2D pool)
+            {
+                x = conv.ForwardPooled(x, pool, training);
+                s++;
+            }
+            else x = layer.Forward(x, training);
+        }
         return x;
     }
 

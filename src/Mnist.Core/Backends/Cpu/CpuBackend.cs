@@ -84,6 +84,10 @@ public sealed class CpuBackend : Backend
         Tensor db, Workspace workspace) =>
         Convolution.BackwardWeights(g, outChannels, batch, Host(x), Host(dy), Host(dw), Host(db), workspace);
 
+    public override bool ConvMaxPoolForward(in ConvGeometry g, int outChannels, int batch, Tensor x, Tensor w, Tensor bias,
+        in PoolGeometry pool, Tensor pooled, IndexBuffer argmax, Workspace workspace) =>
+        Convolution.ForwardPooled(g, outChannels, batch, Host(x), Host(w), Host(bias), pool, Host(pooled), Host(argmax), workspace);
+
     // ---- pooling ----
 
     public override void MaxPoolForward(in PoolGeometry g, int batch, Tensor x, Tensor y, IndexBuffer argmax) =>
