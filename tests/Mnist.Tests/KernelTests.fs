@@ -616,6 +616,44 @@ let private poolingTests =
                                         Expect.isTrue (Array.forall Single.IsNaN fusedPooled) $"{what}: declined, yet wrote"))
         }
 
+        test "a weight gradient taken through 2x2 max pooling gives the bits of the two passes, or declines" {
+            // (input geometry, output channels, whether the fused kernel takes it)
+            let cases =
+                [ ConvGeometry(1, 28, 28, 3, 3, 1, 1), 32, true     // classic conv1 (im2col, dWᵀ = cols·dyᵀ)
+                  ConvGeometry(1, 7, 21, 3, 3, 1, 2), 4, true       // odd output: the last row and column get no gradient
+                  ConvGeometry(3, 6, 8, 1, 1, 1, 0), 4, true        // 1×1: x is its own column matrix
+                  ConvGeometry(4, 11, 12, 5, 5, 1, 2), 5, true      // 5×5, dW = dy·colsᵀ
+                  ConvGeometry(16, 9, 7, 3, 3, 1, 1), 17, false ]   // Winograd weight gradient: declined
+            for threads in threadCounts do
+                withThreads threads (fun () ->
+                    for (g, outC, fusable) in cases do
+                        for values in [ rand; coarse ] do
+                            let batch = 9 // more images than weight groups
+                            let x = values 91 (batch * g.ImageSize)
+                            let w, bias = values 92 (outC * g.ColRows), values 93 outC
+                            let y = Array.zeroCreate<float32> (batch * outC * g.ColCols)
+                            Convolution.Forward(&g, outC, batch, x, w, bias, y, Workspace())
+                            let pool = PoolGeometry(outC, g.OutH, g.OutW, 2, 2)
+                            let outputs = batch * outC * pool.OutPlane
+                            let pooled, argmax = Array.zeroCreate<float32> outputs, Array.zeroCreate<int> outputs
+                            Pooling.MaxForward(&pool, batch, y, pooled, argmax)
+                            let pooledGrad = rand 94 outputs
+                            for i in 0 .. 6 .. outputs - 1 do pooledGrad[i] <- if i % 4 = 0 then 0.0f else -0.0f
+                            let dy = Array.zeroCreate<float32> y.Length
+                            Pooling.MaxBackward(&pool, batch, pooledGrad, argmax, dy)
+                            let dw, db = Array.zeroCreate<float32> w.Length, Array.zeroCreate<float32> outC
+                            Convolution.BackwardWeights(&g, outC, batch, x, dy, dw, db, Workspace())
+                            let fusedDw, fusedDb = Array.create w.Length nanf, Array.create outC nanf
+                            let fused = Convolution.BackwardWeightsPooled(&g, outC, batch, x, &pool, pooledGrad, argmax, fusedDw, fusedDb, Workspace())
+                            let what = $"{g} out {outC}, {threads} threads"
+                            Expect.equal fused fusable $"{what}: fused"
+                            if fused then
+                                expectSame $"{what}: dw" dw fusedDw
+                                expectSame $"{what}: db" db fusedDb
+                            else
+                                Expect.isTrue (Array.forall Single.IsNaN fusedDw) $"{what}: declined, yet wrote")
+        }
+
         test "large batches (cut into plane ranges for the threads) equal the reference" {
             for g in [ PoolGeometry(32, 28, 28, 2, 2); PoolGeometry(5, 31, 29, 3, 2) ] do
                 for threads in threadCounts do

@@ -184,6 +184,16 @@ public abstract class Backend
     public virtual bool ConvMaxPoolForward(in ConvGeometry g, int outChannels, int batch, Tensor x, Tensor w, Tensor bias,
         in PoolGeometry pool, Tensor pooled, IndexBuffer argmax, Workspace workspace) => false;
 
+    /// <summary>
+    /// ConvBackwardWeights given the gradient of the max pooling that followed the convolution
+    /// (pool's planes are its output planes, argmax its winners) instead of dy itself, where this
+    /// backend has a fused kernel for it: dw and db exactly as MaxPoolBackward and then
+    /// ConvBackwardWeights would leave them, dy never written. False, with nothing done, where it
+    /// has none (the default): the caller then makes the two calls.
+    /// </summary>
+    public virtual bool ConvMaxPoolBackwardWeights(in ConvGeometry g, int outChannels, int batch, Tensor x, in PoolGeometry pool,
+        Tensor pooledGrad, IndexBuffer argmax, Tensor dw, Tensor db, Workspace workspace) => false;
+
     // ---- pooling ----
 
     /// <summary>Max pooling; argmax gets each output's winner as a flat index into x (the first maximum in window order).</summary>

@@ -25,7 +25,7 @@ namespace Mnist.Core.Kernels;
 /// </remarks>
 public static class Convolution
 {
-    private const int ScratchSlot = 0, PartialsSlot = 1, WeightsSlot = 2;
+    private const int ScratchSlot = 0, PartialsSlot = 1, WeightsSlot = 2, PlaneSumsSlot = 8;
 
     /// <summary>Most image groups BackwardWeights sums separately (and so most threads it uses).</summary>
     private const int WeightGroups = 8;
@@ -134,6 +134,48 @@ public static class Convolution
             Elementwise.SumChannels(dy, batch, g.ColCols, db[..outChannels]);
             return;
         }
+        fixed (float* px = x, pdy = dy, pdw = dw) WeightsByImages(g, outChannels, batch, px, pdy, default, pdw, db, ws);
+    }
+
+    /// <summary>
+    /// <see cref="BackwardWeights"/> of a layer whose output went through 2×2 stride-2 max pooling
+    /// (<paramref name="pool"/>, its winners in <paramref name="argmax"/>), from the pooled
+    /// gradient: each image's dy is unpooled into the thread's scratch just before its product reads
+    /// it, and its planes summed there for the bias gradient, so the full-size dy is never written
+    /// or read back. The values are <see cref="Pooling.MaxBackward"/>'s and the sums run in
+    /// BackwardWeights' order: the same bits as the two calls. im2col layers only (Winograd's weight
+    /// gradient reads dy by tiles across images): false, with nothing done, for the others.
+    /// </summary>
+    public static unsafe bool BackwardWeightsPooled(in ConvGeometry g, int outChannels, int batch, ReadOnlySpan<float> x,
+        in PoolGeometry pool, ReadOnlySpan<float> pooledGrad, ReadOnlySpan<int> argmax, Span<float> dw, Span<float> db, Workspace ws)
+    {
+        bool halving = pool.Size == 2 && pool.Stride == 2 && pool.Channels == outChannels && pool.Height == g.OutH && pool.Width == g.OutW
+            && g.OutH >= 2 && g.OutW >= 2;
+        if (!halving || WinogradAllowed && WinogradConvolution.AppliesToWeights(g, outChannels) || batch == 0) return false;
+        Check(g, outChannels, batch, x.Length, dw.Length, int.MaxValue, "dy"); // dy is not read: nothing to check there
+        if (db.Length < outChannels) throw new ArgumentException($"convolution bias gradient has {db.Length} floats, needs {outChannels}");
+        long outputs = (long)batch * outChannels * pool.OutPlane;
+        if (pooledGrad.Length < outputs || argmax.Length < outputs) throw new ArgumentException($"pooled gradient or argmax too small for {pool}, batch {batch}");
+        ArgumentNullException.ThrowIfNull(ws);
+        fixed (float* px = x, pg = pooledGrad, pdw = dw)
+        fixed (int* pa = argmax)
+            WeightsByImages(g, outChannels, batch, px, null, new PooledGradient(pool, pg, pa), pdw, db, ws);
+        return true;
+    }
+
+    /// <summary>A pooled layer's gradient and winners, from which each image's dy is unpooled.</summary>
+    private readonly unsafe struct PooledGradient(PoolGeometry pool, float* gradient, int* argmax)
+    {
+        public readonly PoolGeometry Pool = pool;
+        public readonly float* Gradient = gradient;
+        public readonly int* Argmax = argmax;
+    }
+
+    /// <summary>The im2col weight and bias gradients from dy, or (dy null) from the pooled gradient.</summary>
+    private static unsafe void WeightsByImages(in ConvGeometry g, int outChannels, int batch, float* x, float* dy,
+        in PooledGradient pooled, float* dw, Span<float> db, Workspace ws)
+    {
+        int rows = g.ColRows;
         bool direct = IsPointwise(g);
         // dWᵀ = Σ cols·dyᵀ when that wastes less of the tiles (conv1: 32×9 becomes 9×32).
         bool transposed = TileUse(rows, outChannels) > 1.1 * TileUse(outChannels, rows);
@@ -142,22 +184,26 @@ public static class Convolution
         int groups = Math.Min(batch, WeightGroups), size = rows * outChannels;
         bool parallel = Flops(g, outChannels, batch) >= GemmDriver.ParallelFlops;
         int threads = parallel ? KernelThreads.ThreadsFor(groups) : 1;
-        var scratch = direct ? default : ws.Get(ScratchSlot, threads * WeightsScratch(g, transposed));
+        int perThread = (direct ? 0 : WeightsScratch(g, transposed)) + (dy == null ? outChannels * g.ColCols : 0);
+        var scratch = ws.Get(ScratchSlot, threads * perThread);
         var partials = ws.Get(PartialsSlot, groups * size);
-        fixed (float* px = x, pdy = dy, pdw = dw, ps = scratch, pp = partials)
+        var planeSums = dy == null ? ws.Get(PlaneSumsSlot, batch * outChannels) : default;
+        fixed (float* ps = scratch, pp = partials, pps = planeSums)
         {
             var job = _backwardWeights ??= new BackwardWeightsJob();
-            job.Set(g, outChannels, batch, groups, px, pdy, pp, ps, direct, transposed);
+            job.Set(g, outChannels, batch, groups, x, dy, pooled, pps, pp, ps, perThread, direct, transposed);
             if (parallel && threads > 1) KernelThreads.For(groups, job);
             else for (int t = 0; t < groups; t++) job.Run(t, 0);
+            if (job.BadIndex) throw new ArgumentException("pooling argmax points outside the window's plane");
             var sum = new Span<float>(pp, size);
             for (int t = 1; t < groups; t++) Elementwise.AddInPlace(sum, new ReadOnlySpan<float>(pp + (long)t * size, size));
             if (transposed)
                 for (int o = 0; o < outChannels; o++)
-                    for (int r = 0; r < rows; r++) pdw[o * rows + r] = pp[r * outChannels + o];
-            else sum.CopyTo(dw);
+                    for (int r = 0; r < rows; r++) dw[o * rows + r] = pp[r * outChannels + o];
+            else sum.CopyTo(new Span<float>(dw, size));
+            if (dy == null) Elementwise.AddPlaneSums(pps, batch, db[..outChannels]);
         }
-        Elementwise.SumChannels(dy, batch, g.ColCols, db[..outChannels]);
+        if (dy != null) Elementwise.SumChannels(new ReadOnlySpan<float>(dy, batch * outChannels * g.ColCols), batch, g.ColCols, db[..outChannels]);
     }
 
     /// <summary>Set by tests to run every shape through im2col, the reference for the Winograd path.</summary>
@@ -282,15 +328,20 @@ public static class Convolution
     private sealed unsafe class BackwardWeightsJob : IParallelWork
     {
         private ConvGeometry _g;
-        private int _out, _batch, _groups;
-        private float* _x, _dy, _partials, _scratch;
+        private int _out, _batch, _groups, _perThread, _bad;
+        private float* _x, _dy, _planeSums, _partials, _scratch;
+        private PooledGradient _pooled;
         private bool _direct, _transposed;
 
-        public void Set(in ConvGeometry g, int outChannels, int batch, int groups, float* x, float* dy, float* partials,
-            float* scratch, bool direct, bool transposed)
+        /// <summary>Whether an unpooled winner lay outside its plane (the pooled path only).</summary>
+        public bool BadIndex => _bad != 0;
+
+        /// <summary>dy null: each image's dy is unpooled from <paramref name="pooled"/> into the end of the thread's scratch.</summary>
+        public void Set(in ConvGeometry g, int outChannels, int batch, int groups, float* x, float* dy, in PooledGradient pooled,
+            float* planeSums, float* partials, float* scratch, int perThread, bool direct, bool transposed)
         {
-            _g = g; _out = outChannels; _batch = batch; _groups = groups; _x = x; _dy = dy; _partials = partials;
-            _scratch = scratch; _direct = direct; _transposed = transposed;
+            _g = g; _out = outChannels; _batch = batch; _groups = groups; _x = x; _dy = dy; _pooled = pooled; _planeSums = planeSums;
+            _partials = partials; _scratch = scratch; _perThread = perThread; _direct = direct; _transposed = transposed; _bad = 0;
         }
 
         public void Run(int group, int thread)
@@ -298,7 +349,8 @@ public static class Convolution
             int rows = _g.ColRows, pixels = _g.ColCols;
             int n0 = (int)((long)_batch * group / _groups), n1 = (int)((long)_batch * (group + 1) / _groups);
             float* partial = _partials + (long)group * rows * _out;
-            float* cols = _scratch + (long)thread * WeightsScratch(_g, _transposed);
+            float* cols = _scratch + (long)thread * _perThread;
+            float* unpooled = cols + (_direct ? 0 : WeightsScratch(_g, _transposed));
             // colsᵀ as the B of dy·colsᵀ is unfolded packed; cols as the A of cols·dyᵀ plainly.
             bool packed = !_direct && !_transposed;
             for (int n = n0; n < n1; n++)
@@ -307,7 +359,7 @@ public static class Convolution
                 if (_direct) cols = image;
                 else if (packed) Im2Col.UnfoldPackedTransposed(_g, image, cols);
                 else Im2Col.Unfold(_g, image, cols, 0, rows);
-                float* dy = _dy + (long)n * _out * pixels;
+                float* dy = _dy == null ? Unpool(n, unpooled) : _dy + (long)n * _out * pixels;
                 float beta = n == n0 ? 0f : 1f;
                 if (_transposed)
                     GemmDriver.RunBlock(new GemmProblem(rows, _out, pixels, new GemmOperand(cols, pixels, false),
@@ -316,6 +368,18 @@ public static class Convolution
                     GemmDriver.RunBlock(new GemmProblem(_out, rows, pixels, new GemmOperand(dy, pixels, false),
                         new GemmOperand(cols, pixels, true), partial, rows, beta, packedB: packed ? cols : null), 0, _out, 0, rows);
             }
+        }
+
+        /// <summary>Image n's dy (its planes n·O … n·O + O − 1 of the layer's output) into dy, and its plane sums.</summary>
+        private float* Unpool(int n, float* dy)
+        {
+            int pixels = _g.ColCols;
+            long first = (long)n * _out;
+            // The winners index the whole batch: shift the base back so plane `first` lands at dy.
+            if (!Pooling.MaxBackwardPlanes(_pooled.Pool, (int)first, (int)first + _out, _pooled.Gradient, _pooled.Argmax, dy - first * pixels))
+                Interlocked.Exchange(ref _bad, 1);
+            for (int o = 0; o < _out; o++) _planeSums[first + o] = Elementwise.Sum(new ReadOnlySpan<float>(dy + (long)o * pixels, pixels));
+            return dy;
         }
     }
 }

@@ -101,10 +101,20 @@ public static class Elementwise
             job.Set(batch, channels, plane, chunks, px, pp);
             if (chunks > 1) KernelThreads.For(chunks, job);
             else job.Run(0, 0);
-            for (int c = 0; c < channels; c++) ps[c] = 0f;
-            for (int n = 0; n < batch; n++)
-                for (int c = 0; c < channels; c++) ps[c] += pp[n * channels + c];
+            AddPlaneSums(pp, batch, sums);
         }
+    }
+
+    /// <summary>
+    /// sums[c] = Σ over n of planeSums[n·C + c], image after image: how <see cref="SumChannels"/> ends,
+    /// for kernels that take the plane sums (<see cref="Sum"/> of each plane) themselves.
+    /// </summary>
+    internal static unsafe void AddPlaneSums(float* planeSums, int batch, Span<float> sums)
+    {
+        int channels = sums.Length;
+        sums.Clear();
+        for (int n = 0; n < batch; n++)
+            for (int c = 0; c < channels; c++) sums[c] += planeSums[n * channels + c];
     }
 
     [ThreadStatic] private static PlaneSumJob? _channelSums;

@@ -43,8 +43,11 @@ public static class Pooling
         }
     }
 
-    /// <summary>Clears planes [p0, p1) of dx and scatters their outputs' gradients to the recorded winners.</summary>
-    private static unsafe bool MaxBackwardPlanes(in PoolGeometry g, int p0, int p1, float* dy, int* argmax, float* dx)
+    /// <summary>
+    /// Clears planes [p0, p1) of dx and scatters their outputs' gradients to the recorded winners
+    /// (false when a winner lies outside its plane); a fused convolution unpools one image at a time through it.
+    /// </summary>
+    internal static unsafe bool MaxBackwardPlanes(in PoolGeometry g, int p0, int p1, float* dy, int* argmax, float* dx)
     {
         if (IsHalving(g) && Avx2.IsSupported && MaxBackwardHalving(g, p0, p1, dy, argmax, dx)) return true;
         // Locals, not g's properties: writes through dx could alias g as far as the JIT knows.

@@ -3,7 +3,7 @@ namespace Mnist.Core.Kernels;
 /// <summary>
 /// Scratch buffers a layer hands to its kernels: each slot grows to the largest size asked for and
 /// is then reused, so the steady-state training step allocates nothing.
-/// <see cref="Convolution"/> uses slots 0–2, <see cref="WinogradConvolution"/> slots 3–6, <see cref="DirectConvolution"/> slot 7. Each convolution layer owns one and hands it to its
+/// <see cref="Convolution"/> uses slots 0–2 and 8, <see cref="WinogradConvolution"/> slots 3–6, <see cref="DirectConvolution"/> slot 7. Each convolution layer owns one and hands it to its
 /// backend's convolution entry points; a backend other than the CPU keeps its own per-layer
 /// scratch in <see cref="DeviceState"/>.
 /// </summary>

@@ -150,6 +150,21 @@ public sealed class Conv2D : Layer, IInitializable
         return pool.Forward(y, training);
     }
 
+    /// <summary>
+    /// <paramref name="pool"/>'s Backward and then this layer's, as one pass where the backend fuses
+    /// them: for a first layer (no input gradient), whose weight gradient the backend can take from
+    /// the pooled gradient and the winners without writing the full-size dy. The same results.
+    /// </summary>
+    internal Tensor BackwardPooled(Tensor pooledGrad, MaxPool2D pool)
+    {
+        var x = _input ?? throw new InvalidOperationException("Backward before Forward");
+        var (argmax, geometry) = pool.Winners;
+        if (!ComputeInputGradient && Backend.ConvMaxPoolBackwardWeights(_geometry, OutChannels, x.Dim(0), x, geometry, pooledGrad, argmax,
+                Weight.Grad, Bias?.Grad ?? _unusedBiasGrad!, _workspace))
+            return _gradInput;
+        return Backward(pool.Backward(pooledGrad));
+    }
+
     /// <summary>Checks the input, keeps it and its geometry for backward, and returns the output buffer shaped for it.</summary>
     private Tensor Prepare(Tensor input)
     {

@@ -68,6 +68,10 @@ public sealed class MaxPool2D(int size = 2, int? stride = null, Backend? backend
         return dx;
     }
 
+    /// <summary>The last forward's winners and geometry, from which a fused convolution unpools the gradient.</summary>
+    internal (IndexBuffer Argmax, PoolGeometry Geometry) Winners =>
+        (_argmax ?? throw new InvalidOperationException("Backward before Forward"), Geometry);
+
     ulong IPiecewise.HashPieces(ulong hash) => Pieces.Indices(hash, _argmax is null ? [] : _argmax.ToArray());
 
     internal Float64Tensor Float64(Float64Tensor x, Float64Pass pass) => Float64(x, pass, max: true);

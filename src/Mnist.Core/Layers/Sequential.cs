@@ -13,20 +13,25 @@ namespace Mnist.Core.Layers;
 /// its backward touch a quarter of the values (2×2 windows) and never the full-size activation.
 /// The bits stay the same: where a window's maximum is positive both orders pick the same winner
 /// and pass its gradient; where it is not, both give +0 everywhere. A convolution then directly
-/// followed by max pooling runs the two forward passes as one (<see cref="Conv2D.ForwardPooled"/>),
-/// where the backend has a fused kernel for them.
+/// followed by max pooling runs the two layers as one pair (<see cref="Conv2D.ForwardPooled"/>,
+/// <see cref="Conv2D.BackwardPooled"/>), fused where the backend has kernels for them.
 /// </remarks>
 public sealed class Sequential : Layer, ICompositeLayer
 {
     private readonly Layer[] _layers;
     /// <summary>The order the layers run in: theirs, but for each ReLU–max-pool pair swapped.</summary>
     private readonly int[] _order;
+    /// <summary>Whether the layer at step s of the order is a convolution whose output step s + 1 max-pools.</summary>
+    private readonly bool[] _pooledConv;
 
     public Sequential(IEnumerable<Layer> layers)
     {
         _layers = [.. layers];
         if (_layers.Length == 0) throw new ArgumentException("a sequential model needs at least one layer");
         _order = RunOrder(_layers);
+        _pooledConv = new bool[_order.Length];
+        for (int s = 0; s + 1 < _order.Length; s++)
+            _pooledConv[s] = _layers[_order[s]] is Conv2D && _layers[_order[s + 1]] is MaxPool2D;
     }
 
     private static int[] RunOrder(Layer[] layers)
@@ -85,13 +90,12 @@ public sealed class Sequential : Layer, ICompositeLayer
         var x = input;
         for (int s = 0; s < _order.Length; s++)
         {
-            var layer = _layers[_order[s]];
-            if (layer is Conv2D conv && s + 1 < _order.Length && _layers[_order[s + 1]] is MaxPool2D pool)
+            if (_pooledConv[s])
             {
-                x = conv.ForwardPooled(x, pool, training);
+                x = ((Conv2D)_layers[_order[s]]).ForwardPooled(x, (MaxPool2D)_layers[_order[s + 1]], training);
                 s++;
             }
-            else x = layer.Forward(x, training);
+            else x = _layers[_order[s]].Forward(x, training);
         }
         return x;
     }
@@ -100,7 +104,15 @@ public sealed class Sequential : Layer, ICompositeLayer
     {
         _layers[_order[0]].ComputeInputGradient = ComputeInputGradient;
         var g = gradOutput;
-        for (int i = _order.Length - 1; i >= 0; i--) g = _layers[_order[i]].Backward(g);
+        for (int s = _order.Length - 1; s >= 0; s--)
+        {
+            if (s > 0 && _pooledConv[s - 1])
+            {
+                g = ((Conv2D)_layers[_order[s - 1]]).BackwardPooled(g, (MaxPool2D)_layers[_order[s]]);
+                s--;
+            }
+            else g = _layers[_order[s]].Backward(g);
+        }
         return g;
     }
 

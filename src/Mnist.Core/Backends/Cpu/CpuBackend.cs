@@ -88,6 +88,10 @@ public sealed class CpuBackend : Backend
         in PoolGeometry pool, Tensor pooled, IndexBuffer argmax, Workspace workspace) =>
         Convolution.ForwardPooled(g, outChannels, batch, Host(x), Host(w), Host(bias), pool, Host(pooled), Host(argmax), workspace);
 
+    public override bool ConvMaxPoolBackwardWeights(in ConvGeometry g, int outChannels, int batch, Tensor x, in PoolGeometry pool,
+        Tensor pooledGrad, IndexBuffer argmax, Tensor dw, Tensor db, Workspace workspace) =>
+        Convolution.BackwardWeightsPooled(g, outChannels, batch, Host(x), pool, Host(pooledGrad), Host(argmax), Host(dw), Host(db), workspace);
+
     // ---- pooling ----
 
     public override void MaxPoolForward(in PoolGeometry g, int batch, Tensor x, Tensor y, IndexBuffer argmax) =>
