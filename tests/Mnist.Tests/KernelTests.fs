@@ -558,6 +558,16 @@ let private poolGeometries =
       PoolGeometry(3, 2, 6, 2, 2)      // one output row: every row is a plane's last
       PoolGeometry(2, 5, 4, 2, 2) ]    // rows of two outputs, an unused last row
 
+/// A convolution's output y and its 2×2 max pooling (geometry, pooled values, winners), the two passes apart.
+let private convThenPool (g: ConvGeometry) outC batch (x: float32[]) (w: float32[]) (bias: float32[]) =
+    let y = Array.zeroCreate<float32> (batch * outC * g.ColCols)
+    Convolution.Forward(&g, outC, batch, x, w, bias, y, Workspace())
+    let pool = PoolGeometry(outC, g.OutH, g.OutW, 2, 2)
+    let outputs = batch * outC * pool.OutPlane
+    let pooled, argmax = Array.zeroCreate<float32> outputs, Array.zeroCreate<int> outputs
+    Pooling.MaxForward(&pool, batch, y, pooled, argmax)
+    y, pool, pooled, argmax
+
 let private poolingTests =
     testList "Pooling" [
         test "max forward and backward equal the reference, ties included" {
@@ -597,12 +607,8 @@ let private poolingTests =
                                     let x = values 81 (batch * g.ImageSize)
                                     for i in 0 .. 5 .. x.Length - 1 do x[i] <- if i % 2 = 0 then 0.0f else -0.0f
                                     let w, bias = values 82 (outC * g.ColRows), values 83 outC
-                                    let y = Array.zeroCreate<float32> (batch * outC * g.ColCols)
-                                    Convolution.Forward(&g, outC, batch, x, w, bias, y, Workspace())
-                                    let pool = PoolGeometry(outC, g.OutH, g.OutW, 2, 2)
-                                    let outputs = batch * outC * pool.OutPlane
-                                    let pooled, argmax = Array.zeroCreate<float32> outputs, Array.zeroCreate<int> outputs
-                                    Pooling.MaxForward(&pool, batch, y, pooled, argmax)
+                                    let _, pool, pooled, argmax = convThenPool g outC batch x w bias
+                                    let outputs = pooled.Length
                                     let fusedPooled, fusedArgmax = Array.create outputs nanf, Array.create outputs -1
                                     let fused = Convolution.ForwardPooled(&g, outC, batch, x, w, bias, &pool, fusedPooled, fusedArgmax, Workspace())
                                     let what = $"{path} {g} out {outC}, {threads} threads"
@@ -631,12 +637,8 @@ let private poolingTests =
                             let batch = 9 // more images than weight groups
                             let x = values 91 (batch * g.ImageSize)
                             let w, bias = values 92 (outC * g.ColRows), values 93 outC
-                            let y = Array.zeroCreate<float32> (batch * outC * g.ColCols)
-                            Convolution.Forward(&g, outC, batch, x, w, bias, y, Workspace())
-                            let pool = PoolGeometry(outC, g.OutH, g.OutW, 2, 2)
-                            let outputs = batch * outC * pool.OutPlane
-                            let pooled, argmax = Array.zeroCreate<float32> outputs, Array.zeroCreate<int> outputs
-                            Pooling.MaxForward(&pool, batch, y, pooled, argmax)
+                            let y, pool, _, argmax = convThenPool g outC batch x w bias
+                            let outputs = argmax.Length
                             let pooledGrad = rand 94 outputs
                             for i in 0 .. 6 .. outputs - 1 do pooledGrad[i] <- if i % 4 = 0 then 0.0f else -0.0f
                             let dy = Array.zeroCreate<float32> y.Length
