@@ -156,6 +156,25 @@ public static class Program
             Row(name + " max backward", bytes, () => Pooling.MaxBackward(g, Batch, dy, argmax, dx),
                 () => PoolingReference.MaxBackward(g, Batch, dy, argmax, dx));
         }
+        // A convolution and the pooling after it, as two passes and fused (the same bits); bytes as the pooling rows'.
+        foreach (var (name, conv) in new[] { ("conv1 + pool1", new ConvBuffers(Conv1, 32, 90)), ("conv2 + pool2", new ConvBuffers(Conv2, 64, 95)) })
+        {
+            var g = conv.G;
+            var pool = new PoolGeometry(conv.Out, g.OutH, g.OutW, 2, 2);
+            int inputs = conv.Y.Length, outputs = Batch * conv.Out * pool.OutPlane;
+            float[] pooled = new float[outputs], dPooled = Random(outputs, 96);
+            int[] argmax = new int[outputs];
+            double bytes = 4.0 * (inputs + 2 * outputs);
+            conv.Forward();
+            Pooling.MaxForward(pool, Batch, conv.Y, pooled, argmax);
+            Row(name + " forward, two passes", bytes, () => { conv.Forward(); Pooling.MaxForward(pool, Batch, conv.Y, pooled, argmax); }, null);
+            Row(name + " forward, fused", bytes,
+                () => Convolution.ForwardPooled(g, conv.Out, Batch, conv.X, conv.W, conv.Bias, pool, pooled, argmax, conv.Ws), null);
+            if (g.Channels != 1) continue; // the fused weight gradient serves first layers
+            Row(name + " weights, two passes", bytes, () => { Pooling.MaxBackward(pool, Batch, dPooled, argmax, conv.Dy); conv.Weights(); }, null);
+            Row(name + " weights, fused", bytes,
+                () => Convolution.BackwardWeightsPooled(g, conv.Out, Batch, conv.X, pool, dPooled, argmax, conv.Dw, conv.Db, conv.Ws), null);
+        }
         {
             int n = Batch * 32 * 28 * 28;
             float[] x = Random(n, 52), y = new float[n], dy = Random(n, 53), dx = new float[n];
@@ -184,10 +203,10 @@ public static class Program
         }
         Console.WriteLine();
 
-        static void Row(string name, double bytes, Action fast, Action reference)
+        static void Row(string name, double bytes, Action fast, Action? reference)
         {
             double t = Median(fast);
-            double r = _reference ? Median(reference, referenceRuns: true) : double.NaN;
+            double r = _reference && reference is not null ? Median(reference, referenceRuns: true) : double.NaN;
             Console.WriteLine($"{name,-40}{t * 1e3,7:F3}  {bytes / t / 1e9,9:F1}   {bytes / r / 1e9,9:F2}  {r / t,5:F0}×");
         }
     }
