@@ -70,8 +70,7 @@ public static class Convolution
     public static unsafe bool ForwardPooled(in ConvGeometry g, int outChannels, int batch, ReadOnlySpan<float> x,
         ReadOnlySpan<float> w, ReadOnlySpan<float> bias, in PoolGeometry pool, Span<float> pooled, Span<int> argmax, Workspace ws)
     {
-        bool halving = pool.Size == 2 && pool.Stride == 2 && pool.Channels == outChannels && pool.Height == g.OutH && pool.Width == g.OutW
-            && g.OutH >= 2 && g.OutW >= 2;
+        bool halving = HalvesOutput(g, outChannels, pool);
         bool winograd = UsesWinograd(g, outChannels), direct = !winograd && DirectAllowed && DirectConvolution.Applies(g);
         if (!halving || !Avx2.IsSupported || !(winograd || direct)) return false;
         Check(g, outChannels, batch, x.Length, w.Length, int.MaxValue, "y"); // y is not written: nothing to check there
@@ -149,9 +148,7 @@ public static class Convolution
     public static unsafe bool BackwardWeightsPooled(in ConvGeometry g, int outChannels, int batch, ReadOnlySpan<float> x,
         in PoolGeometry pool, ReadOnlySpan<float> pooledGrad, ReadOnlySpan<int> argmax, Span<float> dw, Span<float> db, Workspace ws)
     {
-        bool halving = pool.Size == 2 && pool.Stride == 2 && pool.Channels == outChannels && pool.Height == g.OutH && pool.Width == g.OutW
-            && g.OutH >= 2 && g.OutW >= 2;
-        if (!halving || WinogradAllowed && WinogradConvolution.AppliesToWeights(g, outChannels) || batch == 0) return false;
+        if (!HalvesOutput(g, outChannels, pool) || WinogradAllowed && WinogradConvolution.AppliesToWeights(g, outChannels) || batch == 0) return false;
         Check(g, outChannels, batch, x.Length, dw.Length, int.MaxValue, "dy"); // dy is not read: nothing to check there
         if (db.Length < outChannels) throw new ArgumentException($"convolution bias gradient has {db.Length} floats, needs {outChannels}");
         long outputs = (long)batch * outChannels * pool.OutPlane;
@@ -162,6 +159,11 @@ public static class Convolution
             WeightsByImages(g, outChannels, batch, px, null, new PooledGradient(pool, pg, pa), pdw, db, ws);
         return true;
     }
+
+    /// <summary>Whether <paramref name="pool"/> is 2×2 stride-2 max pooling over this layer's whole output, the pooling the fused kernels do.</summary>
+    private static bool HalvesOutput(in ConvGeometry g, int outChannels, in PoolGeometry pool) =>
+        pool.Size == 2 && pool.Stride == 2 && pool.Channels == outChannels && pool.Height == g.OutH && pool.Width == g.OutW
+        && g.OutH >= 2 && g.OutW >= 2;
 
     /// <summary>A pooled layer's gradient and winners, from which each image's dy is unpooled.</summary>
     private readonly unsafe struct PooledGradient(PoolGeometry pool, float* gradient, int* argmax)

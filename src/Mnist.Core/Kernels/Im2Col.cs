@@ -76,7 +76,7 @@ public static class Im2Col
 
     /// <summary>The AVX-512 row plan for layers whose rows are not shifted planes; null where the scalar loops run.</summary>
     private static StridedRows.RowPlan? StridedPlan(in ConvGeometry g) =>
-        !IsShiftedPlane(g) && StridedRows.Supported(g.Stride) ? StridedRows.PlanFor(g) : null;
+        !IsShiftedPlane(g) && StridedRows.Supported(g.Stride) ? StridedRows.RowPlan.For(g) : null;
 
     /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats), through the plan when there is one.</summary>
     private static unsafe void UnfoldRow(in ConvGeometry g, StridedRows.RowPlan? plan, float* image, int r, float* dst)

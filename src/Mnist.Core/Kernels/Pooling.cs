@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -283,8 +284,6 @@ public static class Pooling
         int w = g.Width, ow = g.OutW;
         var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         var evenOffsets = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
-        var one = Vector256.Create(1);
-        var width = Vector256.Create(w);
         for (int p = p0; p < p1; p++)
             for (int oy = 0; oy < g.OutH; oy++)
             {
@@ -300,20 +299,7 @@ public static class Pooling
                     var inHi = Vector256.LessThan(lanes, Vector256.Create(2 * count - 8)).AsSingle();
                     var (e0, o0) = Deinterleave(r0 + 2 * ox, count, inLo, inHi);
                     var (e1, o1) = Deinterleave(r1 + 2 * ox, count, inLo, inHi);
-                    var upper = Vector256.Create(start + 2 * ox) + evenOffsets;
-                    var lower = upper + width;
-                    // Strictly greater, in window order: ties keep the earlier element, as the reference does.
-                    var best = e0;
-                    var index = upper;
-                    var take = Avx.CompareGreaterThan(o0, best);
-                    best = Avx.BlendVariable(best, o0, take);
-                    index = Avx2.BlendVariable(index, upper + one, take.AsInt32());
-                    take = Avx.CompareGreaterThan(e1, best);
-                    best = Avx.BlendVariable(best, e1, take);
-                    index = Avx2.BlendVariable(index, lower, take.AsInt32());
-                    take = Avx.CompareGreaterThan(o1, best);
-                    best = Avx.BlendVariable(best, o1, take);
-                    index = Avx2.BlendVariable(index, lower + one, take.AsInt32());
+                    var (best, index) = WindowWinners(e0, o0, e1, o1, Vector256.Create(start + 2 * ox) + evenOffsets, w);
                     if (count == 8)
                     {
                         Avx.Store(o + ox, best);
@@ -327,6 +313,30 @@ public static class Pooling
                     }
                 }
             }
+    }
+
+    /// <summary>
+    /// Eight 2×2 windows' maxima and their winners' flat indices, from the windows' top-left, top-right,
+    /// bottom-left and bottom-right values and the top-left elements' indices (rows <paramref name="width"/>
+    /// apart). Strictly greater, in window order: ties keep the earlier element, as the reference does.
+    /// Every 2×2 max pooling (and the Winograd layers that pool their own tiles) picks winners here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector256<float> Max, Vector256<int> Index) WindowWinners(Vector256<float> topLeft, Vector256<float> topRight,
+        Vector256<float> bottomLeft, Vector256<float> bottomRight, Vector256<int> topLeftIndex, int width)
+    {
+        var best = topLeft;
+        var index = topLeftIndex;
+        var take = Avx.CompareGreaterThan(topRight, best);
+        best = Avx.BlendVariable(best, topRight, take);
+        index = Avx2.BlendVariable(index, topLeftIndex + Vector256.Create(1), take.AsInt32());
+        take = Avx.CompareGreaterThan(bottomLeft, best);
+        best = Avx.BlendVariable(best, bottomLeft, take);
+        index = Avx2.BlendVariable(index, topLeftIndex + Vector256.Create(width), take.AsInt32());
+        take = Avx.CompareGreaterThan(bottomRight, best);
+        best = Avx.BlendVariable(best, bottomRight, take);
+        index = Avx2.BlendVariable(index, topLeftIndex + Vector256.Create(width + 1), take.AsInt32());
+        return (best, index);
     }
 
     /// <summary>2·count consecutive floats (masked when count &lt; 8) → (those at even positions, those at odd positions).</summary>

@@ -16,9 +16,6 @@ internal static unsafe class StridedRows
 {
     public static bool Supported(int stride) => Avx512F.IsSupported && stride is 1 or 2;
 
-    /// <summary>The row facts of <paramref name="g"/>, looked up once per call of the caller, not per row.</summary>
-    public static RowPlan PlanFor(in ConvGeometry g) => RowPlan.For(g);
-
     /// <summary>Row r = (c, ky, kx) of the column matrix into dst (OH·OW floats).</summary>
     public static void Unfold(RowPlan plan, float* image, int r, float* dst)
     {
@@ -143,6 +140,7 @@ internal static unsafe class StridedRows
         [ThreadStatic] private static RowPlan?[]? _plans;
         [ThreadStatic] private static int _next;
 
+        /// <summary>The plan of <paramref name="g"/>, this thread's kept one if it met g lately; callers look it up once per image, not per row.</summary>
         public static RowPlan For(in ConvGeometry g)
         {
             var plans = _plans ??= new RowPlan?[Kept];

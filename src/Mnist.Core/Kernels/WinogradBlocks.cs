@@ -229,7 +229,7 @@ internal static unsafe class WinogradBlocks
     /// <summary>
     /// <see cref="Outputs"/> followed by 2×2 stride-2 max pooling of y, which is not written. Tiles
     /// and pooling windows both start at even rows and columns, so each whole tile is one window: its
-    /// four values are compared in window order as <see cref="Pooling.MaxHalving"/> compares them
+    /// four values are compared by <see cref="Pooling.WindowWinners"/>, as pooling compares them
     /// (strictly greater wins, so the earlier on ties), the winner goes to pooled and its flat index
     /// in y to argmax, and the bits are those of pooling the written y. A tile past the pooled rows
     /// or columns (the last of an odd side) is dropped, as pooling drops it.
@@ -260,18 +260,7 @@ internal static unsafe class WinogradBlocks
                 {
                     var b = Vector256.Create(bias == null ? 0f : bias[o]);
                     OutputLanes(m + (long)o * ld + j0, plane, b, out var y0, out var y1, out var y2, out var y3);
-                    var index = first + Vector256.Create((int)(o * channelSize));
-                    var max = y0;
-                    var chosen = index;
-                    var take = Avx.CompareGreaterThan(y1, max);
-                    max = Avx.BlendVariable(max, y1, take);
-                    chosen = Avx2.BlendVariable(chosen, index + Vector256.Create(1), take.AsInt32());
-                    take = Avx.CompareGreaterThan(y2, max);
-                    max = Avx.BlendVariable(max, y2, take);
-                    chosen = Avx2.BlendVariable(chosen, index + Vector256.Create(ow), take.AsInt32());
-                    take = Avx.CompareGreaterThan(y3, max);
-                    max = Avx.BlendVariable(max, y3, take);
-                    chosen = Avx2.BlendVariable(chosen, index + Vector256.Create(ow + 1), take.AsInt32());
+                    var (max, chosen) = Pooling.WindowWinners(y0, y1, y2, y3, first + Vector256.Create((int)(o * channelSize)), ow);
                     max.Store(best);
                     chosen.Store(winner);
                     long channel = (long)o * pooledPlane;
