@@ -91,7 +91,8 @@ public static class Program
     private static readonly ConvGeometry Conv1 = new(1, 28, 28, 3, 3, 1, 1);
     private static readonly ConvGeometry Conv2 = new(32, 14, 14, 3, 3, 1, 1);
 
-    private sealed class ConvBuffers(ConvGeometry g, int outChannels, int seed)
+    /// <param name="im2col">Run the fast passes through im2col even where Winograd applies (the yardstick of the Winograd choice).</param>
+    private sealed class ConvBuffers(ConvGeometry g, int outChannels, int seed, bool im2col = false)
     {
         public readonly ConvGeometry G = g;
         public readonly int Out = outChannels;
@@ -101,9 +102,16 @@ public static class Program
             Dw = new float[outChannels * g.ColRows], Db = new float[outChannels];
         public readonly Workspace Ws = new();
         public double Flops => 2.0 * Batch * Out * G.ColRows * G.ColCols;
-        public void Forward() => Convolution.Forward(G, Out, Batch, X, W, Bias, Y, Ws);
-        public void Weights() => Convolution.BackwardWeights(G, Out, Batch, X, Dy, Dw, Db, Ws);
-        public void Data() => Convolution.BackwardData(G, Out, Batch, Dy, W, Dx, Ws);
+        public void Forward() => Through(() => Convolution.Forward(G, Out, Batch, X, W, Bias, Y, Ws));
+        public void Weights() => Through(() => Convolution.BackwardWeights(G, Out, Batch, X, Dy, Dw, Db, Ws));
+        public void Data() => Through(() => Convolution.BackwardData(G, Out, Batch, Dy, W, Dx, Ws));
+
+        private void Through(Action pass)
+        {
+            Convolution.WinogradAllowed = !im2col;
+            try { pass(); }
+            finally { Convolution.WinogradAllowed = true; }
+        }
         public void ForwardReference() => ConvolutionReference.Forward(G, Out, Batch, X, W, Bias, Y);
         public void WeightsReference() => ConvolutionReference.BackwardWeights(G, Out, Batch, X, Dy, Dw, Db);
         public void DataReference() => ConvolutionReference.BackwardData(G, Out, Batch, Dy, W, Dx);
@@ -115,6 +123,9 @@ public static class Program
         foreach (var (name, conv) in new[]
                  {
                      ("conv1 1→32 28×28", new ConvBuffers(Conv1, 32, 10)), ("conv2 32→64 14×14", new ConvBuffers(Conv2, 64, 20)),
+                     // resnet's first block: 16 channels at full size, through Winograd like conv2.
+                     ("resnet 16→16 28×28", new ConvBuffers(new(16, 28, 28, 3, 3, 1, 1), 16, 50)),
+                     ("resnet 16→16 28×28 im2col", new ConvBuffers(new(16, 28, 28, 3, 3, 1, 1), 16, 50, im2col: true)),
                      // Strided layers (im2col's gather): resnet's downsampling 3×3s and best's 5×5s.
                      ("resnet 16→32 3×3/2 28×28", new ConvBuffers(new(16, 28, 28, 3, 3, 2, 1), 32, 60)),
                      ("resnet 32→64 3×3/2 14×14", new ConvBuffers(new(32, 14, 14, 3, 3, 2, 1), 64, 70)),
