@@ -27,13 +27,13 @@ internal static class LayerBench
         layers[0].Layer.ComputeInputGradient = false;
         Console.WriteLine($"Layers of {preset}, batch {Batch}, each alone{(coldCache ? ", cold cache" : "")}");
         Console.WriteLine($"  {"layer",-38} {"input",-14} forward ms  backward ms   share");
-        var rng = new Random(1);
+        int seed = 1;
         var rows = new List<(string Name, int[] Shape, double Forward, double Backward)>();
         foreach (var (name, layer, shape) in layers)
         {
-            var x = Random(rng, [Batch, .. shape], 1f);
+            var x = Random([Batch, .. shape], seed++, 1f);
             var y = layer.Forward(x, true);
-            var dy = Random(rng, y.Shape.ToArray(), 0.01f);
+            var dy = Random(y.Shape.ToArray(), seed++, 0.01f);
             double forward = time(() => layer.Forward(x, true));
             layer.Forward(x, true);
             double backward = time(() => layer.Backward(dy));
@@ -54,19 +54,16 @@ internal static class LayerBench
             var layer = model.Layers[i];
             if (layer is ResidualBlock block)
             {
-                string prefix = $"{i} residual {block.InChannels}→{block.OutChannels}";
-                int[] input = shape;
-                foreach (var (name, inner) in new (string, Layer)[] { ("conv1", block.Conv1), ("bn1", block.Bn1), ("act1", block.Act1), ("conv2", block.Conv2), ("bn2", block.Bn2) })
+                // The shortcut's layers start from the block's input; the main path's from the previous layer's output.
+                int[] shortcut = shape;
+                foreach (var (name, inner) in block.Children)
                 {
-                    yield return ($"{prefix} {name}", inner, shape);
-                    shape = inner.OutputShape(shape);
+                    bool onShortcut = name.StartsWith("shortcut.");
+                    int[] from = onShortcut ? shortcut : shape;
+                    yield return ($"{i} residual {block.InChannels}→{block.OutChannels} {name}", inner, from);
+                    if (onShortcut) shortcut = inner.OutputShape(from);
+                    else shape = inner.OutputShape(from);
                 }
-                if (block.ProjectionConv is { } projection)
-                {
-                    yield return ($"{prefix} projection", projection, input);
-                    yield return ($"{prefix} projection bn", block.ProjectionBn!, projection.OutputShape(input));
-                }
-                yield return ($"{prefix} activation", block.ActOut, shape);
                 continue;
             }
             yield return ($"{i} {layer}", layer, shape);
@@ -74,10 +71,11 @@ internal static class LayerBench
         }
     }
 
-    private static Tensor Random(Random rng, int[] shape, float scale)
+    /// <summary>Uniform values in [−scale, scale] (<see cref="Program.Random"/>) of the given shape.</summary>
+    private static Tensor Random(int[] shape, int seed, float scale)
     {
-        var data = new float[shape.Aggregate(1, (a, b) => a * b)];
-        for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() - 0.5) * 2 * scale;
+        var data = Program.Random(shape.Aggregate(1, (a, b) => a * b), seed);
+        for (int i = 0; i < data.Length; i++) data[i] *= scale;
         return new Tensor(data, shape);
     }
 }

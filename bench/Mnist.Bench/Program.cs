@@ -335,7 +335,6 @@ public static class Program
 
     // ------------------------------------------------------------------ timing
 
-    /// <summary>Median seconds per call over several runs, each repeating the call for a minimum time.</summary>
     /// <summary>
     /// The median time of single calls, each after 128 MB were read: the call finds its operands in
     /// memory rather than in the cache, as a layer does in a network whose activations outgrow it.
@@ -343,10 +342,8 @@ public static class Program
     /// </summary>
     internal static double MedianCold(Action action)
     {
-        var flush = new float[32 << 20];
-        flush.AsSpan().Fill(1f);
-        var warm = Stopwatch.StartNew();
-        do action(); while (warm.Elapsed.TotalSeconds < _runSeconds);
+        var flush = _flush ??= Flush();
+        WarmUp(action);
         var perCall = new double[Math.Max(_runs, 15)];
         for (int r = 0; r < perCall.Length; r++)
         {
@@ -360,6 +357,15 @@ public static class Program
         return perCall[perCall.Length / 2];
     }
 
+    private static float[]? _flush;
+
+    private static float[] Flush()
+    {
+        var data = new float[32 << 20];
+        data.AsSpan().Fill(1f);
+        return data;
+    }
+
     private static float ReadAll(float[] data)
     {
         var sum = System.Numerics.Vector<float>.Zero;
@@ -367,11 +373,11 @@ public static class Program
         return System.Numerics.Vector.Sum(sum);
     }
 
+    /// <summary>Median seconds per call over several runs, each repeating the call for a minimum time.</summary>
     internal static double Median(Action action, bool referenceRuns = false)
     {
-        // Warm up long enough for the JIT's tiered compilation to settle on optimised code.
-        var warm = Stopwatch.StartNew();
-        do action(); while (!referenceRuns && warm.Elapsed.TotalSeconds < _runSeconds);
+        if (referenceRuns) action();
+        else WarmUp(action);
         int runs = referenceRuns ? Math.Min(_runs, 3) : _runs;
         double minSeconds = referenceRuns ? 0 : _runSeconds;
         var perCall = new double[runs];
@@ -385,6 +391,13 @@ public static class Program
         }
         Array.Sort(perCall);
         return perCall[runs / 2];
+    }
+
+    /// <summary>Calls the action long enough for the JIT's tiered compilation to settle on optimised code.</summary>
+    private static void WarmUp(Action action)
+    {
+        var warm = Stopwatch.StartNew();
+        do action(); while (warm.Elapsed.TotalSeconds < _runSeconds);
     }
 
     private static string LoadAverage() =>
@@ -406,7 +419,7 @@ public static class Program
         return t.Seconds + t.Nanoseconds * 1e-9;
     }
 
-    private static float[] Random(int n, int seed)
+    internal static float[] Random(int n, int seed)
     {
         var rng = new Random(seed);
         var a = new float[n];
